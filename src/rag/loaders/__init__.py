@@ -1,0 +1,55 @@
+"""Loaders turn one file into documents: txt, md, html, pdf, jsonl.
+
+    docs = load_file(Path("guide.md"), relative="guide.md", text_field="text")
+
+Every loader raises `IngestError` with a fixable reason; the ingest skips that file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rag.errors import IngestError
+from rag.loaders.common import date_from, decode_text
+from rag.loaders.html import load_html
+from rag.loaders.jsonl import load_jsonl
+from rag.loaders.pdf import load_pdf
+from rag.loaders.text import load_markdown, load_txt
+from rag.loaders.walk import Candidate, Refused, walk
+from rag.types import Document
+
+__all__ = ["SUFFIXES", "Candidate", "Refused", "load_file", "walk"]
+
+SUFFIXES = {
+    ".txt": "txt", ".rst": "txt", ".text": "txt",
+    ".md": "md", ".markdown": "md",
+    ".html": "html", ".htm": "html",
+    ".pdf": "pdf",
+    ".jsonl": "jsonl", ".ndjson": "jsonl",
+}  # fmt: skip
+
+
+def load_file(path: Path, data: bytes, relative: str, text_field: str) -> list[Document]:
+    """Parse `data` (the bytes of `path`) into documents named after `relative`."""
+    kind = SUFFIXES.get(path.suffix.lower())
+    if kind is None:
+        known = ", ".join(sorted(SUFFIXES))
+        raise IngestError(
+            f"unsupported file type {path.suffix or '(none)'!r}; ragline reads {known}"
+        )
+    mtime = path.stat().st_mtime
+    source_path = str(path)
+    if kind == "pdf":
+        sections, metadata = load_pdf(data)
+    else:
+        text = decode_text(data)
+        if kind == "jsonl":
+            docs = []
+            for line, (record_id, section, meta) in enumerate(load_jsonl(text, text_field)):
+                name = record_id if record_id is not None else f"{relative}#{line + 1}"
+                docs.append(Document(name, source_path, (section,), date_from(meta, mtime), meta))
+            return docs
+        loader = {"txt": load_txt, "md": load_markdown, "html": load_html}[kind]
+        sections, metadata = loader(text)
+    date = date_from(metadata, mtime)
+    return [Document(relative, source_path, tuple(sections), date, metadata)]

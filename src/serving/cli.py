@@ -1,0 +1,142 @@
+"""The `ragline` command line. Commands are thin: parse, build from settings, run, print.
+
+Exit codes: 0 done; 1 done, but some input failed (listed); 2 bad usage or settings.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from serving.errors import ConfigError
+from serving.settings import Settings, load_settings
+
+app = typer.Typer(
+    help="ragline: ingest documents into Qdrant, offline by default.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="YAML settings file layered over configs/default.yaml"),
+]
+CollectionOption = Annotated[
+    str | None, typer.Option("--collection", help="collection name (default: store.collection)")
+]
+
+
+def _settings(ctx: typer.Context, **overrides: object) -> Settings:
+    try:
+        return load_settings(ctx.obj, **overrides)
+    except ConfigError as exc:
+        err.print(f"[bold red]config error:[/] {exc}", markup=True)
+        raise typer.Exit(2) from None
+
+
+@app.callback()
+def _main(ctx: typer.Context, config: ConfigOption = None) -> None:
+    ctx.obj = config
+
+
+@app.command()
+def ingest(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(help="files or folders to ingest")],
+    collection: CollectionOption = None,
+    strategy: Annotated[
+        str | None, typer.Option(help="chunking: fixed_size | recursive | semantic")
+    ] = None,
+    workers: Annotated[int | None, typer.Option(help="processes that load and chunk files")] = None,
+) -> None:
+    """Load, chunk, embed and store files; unchanged files are skipped, changed ones replaced."""
+    from rag.errors import RagError
+    from serving.console import IngestProgress, print_report
+    from serving.wiring import build_ingestor, build_store
+
+    overrides: dict[str, object] = {}
+    if strategy:
+        overrides["chunking"] = {"strategy": strategy}
+    if workers:
+        overrides["ingest"] = {"workers": workers}
+    settings = _settings(ctx, **overrides)
+    store = build_store(settings, collection)
+    try:
+        with IngestProgress(err) as progress:
+            report = build_ingestor(settings, store, progress).run(paths)
+    except RagError as exc:
+        err.print(f"ingest failed: {exc}", markup=False)
+        raise typer.Exit(2) from None
+    finally:
+        store.close()
+    print_report(out, report, store.collection, settings.store.backend)
+    raise typer.Exit(1 if report.failed else 0)
+
+
+@app.command()
+def collections(ctx: typer.Context) -> None:
+    """List collections with their point and file counts."""
+    from serving.wiring import build_manifest, build_store
+
+    settings = _settings(ctx)
+    names = build_store(settings).list_collections()
+    if not names:
+        out.print("no collections yet; run: ragline ingest PATH")
+        return
+    out.print(f"{'collection':<24} {'points':>10} {'files':>8}")
+    for name in names:
+        store = build_store(settings, name)
+        points = store.count()
+        store.close()
+        files = len(build_manifest(settings, name).entries())
+        out.print(f"{name:<24} {points:>10} {files:>8}")
+
+
+@app.command()
+def delete(
+    ctx: typer.Context,
+    source: Annotated[
+        str | None, typer.Option(help="source_document name or file path to remove")
+    ] = None,
+    collection: CollectionOption = None,
+    drop: Annotated[bool, typer.Option("--all", help="drop the whole collection")] = False,
+) -> None:
+    """Remove one source's chunks (or, with --all, the whole collection)."""
+    from rag.ingest.pipeline import reconcile
+    from rag.store.filters import source_filter
+    from serving.wiring import build_manifest, build_store
+
+    if (source is None) == (not drop):
+        err.print("give exactly one of --source S or --all")
+        raise typer.Exit(2)
+    settings = _settings(ctx)
+    store = build_store(settings, collection)
+    manifest = build_manifest(settings, store.collection)
+    if not store.exists():
+        err.print(f"collection {store.collection!r} does not exist; see: ragline collections")
+        raise typer.Exit(1)
+    if drop:
+        points = store.count()
+        store.drop()
+        manifest.forget()
+        out.print(f"dropped collection {store.collection} ({points} points)")
+        return
+    assert source is not None
+    as_path = str(Path(source).resolve()) if Path(source).exists() else source
+    removed = store.delete(source_filter(source)) + (
+        store.delete(source_filter(as_path)) if as_path != source else 0
+    )
+    reconcile(manifest, store)
+    store.close()
+    out.print(f"removed {removed} chunks of {source} from {store.collection}")
+    raise typer.Exit(0 if removed else 1)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,13 @@
+"""Errors raised by `serving`.
+
+ServingError
+ └── ConfigError   a setting is unknown or invalid; the message names the key path and the fix
+"""
+
+
+class ServingError(Exception):
+    """Root of every error raised by the serving package."""
+
+
+class ConfigError(ServingError):
+    """Settings could not be loaded; raised at start-up, before any work is done."""

@@ -1,0 +1,61 @@
+"""Build the real objects a command needs from the settings tree (the only place that does)."""
+
+from __future__ import annotations
+
+from rag.config import StoreConfig
+from rag.embed.sentence_transformers import SentenceTransformerEmbedder
+from rag.embed.sparse import Bm25Encoder
+from rag.ingest import Ingestor, IngestSettings, Manifest, Progress
+from rag.store.protocol import VectorStore
+from serving.settings import Settings
+
+
+def build_store(settings: Settings, collection: str | None = None) -> VectorStore:
+    """The configured store, bound to `collection` (default: store.collection)."""
+    name = collection or settings.store.collection
+    StoreConfig.model_validate({**settings.store.model_dump(), "collection": name})
+    if settings.store.backend == "server":
+        from rag.store.server import QdrantServerStore
+
+        assert settings.store.url is not None  # checked by StoreConfig
+        key = settings.store.api_key.get_secret_value() if settings.store.api_key else None
+        return QdrantServerStore(name, url=settings.store.url, api_key=key)
+    from rag.store.edge import QdrantEdgeStore
+
+    return QdrantEdgeStore(settings.store_path(), name)
+
+
+def store_key(settings: Settings) -> str:
+    """Names the engine location, so manifests of different stores never mix."""
+    if settings.store.backend == "server":
+        return f"server:{settings.store.url}"
+    return f"edge:{settings.store_path().resolve()}"
+
+
+def build_manifest(settings: Settings, collection: str) -> Manifest:
+    return Manifest(settings.data_dir / "manifest.sqlite", store_key(settings), collection)
+
+
+def build_embedder(settings: Settings) -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder(settings.embedding)
+
+
+def build_ingestor(
+    settings: Settings, store: VectorStore, progress: Progress | None = None
+) -> Ingestor:
+    """An ingestor writing into `store`, with the manifest of that store and collection."""
+    ingest_settings = IngestSettings(
+        ingest=settings.ingest,
+        chunking=settings.chunking,
+        embedding=settings.embedding,
+        sparse=settings.sparse,
+        upsert_batch=settings.store.upsert_batch,
+    )
+    return Ingestor(
+        ingest_settings,
+        build_embedder(settings),
+        Bm25Encoder(settings.sparse),
+        store,
+        build_manifest(settings, store.collection),
+        progress,
+    )
