@@ -24,7 +24,7 @@ $(VENV)/.installed: pyproject.toml
 setup: $(VENV)/.installed
 
 run: setup
-	$(PY) scripts/stdlib_corpus.py .ragline/corpus/stdlib
+	$(PY) scripts/stdlib_corpus.py .ragline/corpus/stdlib --modules 30
 	$(BIN)/ragline ingest .ragline/corpus/stdlib docs README.md --collection docs
 	$(BIN)/ragline collections
 

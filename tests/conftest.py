@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from rag.config import EmbeddingConfig
+from rag.embed.sentence_transformers import SentenceTransformerEmbedder
+
 # Tests never reach a model hub: the packaged model is loaded from site-packages.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -15,11 +18,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 @pytest.fixture(scope="session")
-def embedder():  # type: ignore[no-untyped-def]
+def embedder() -> SentenceTransformerEmbedder:
     """The real all-MiniLM-L6-v2 embedder (packaged, offline), loaded once per session."""
-    from rag.config import EmbeddingConfig
-    from rag.embed.sentence_transformers import SentenceTransformerEmbedder
-
     model = SentenceTransformerEmbedder(EmbeddingConfig())
     model.warm_up()
     return model

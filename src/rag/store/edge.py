@@ -105,6 +105,8 @@ class QdrantEdgeStore:
         self._open().update(qe.UpdateOperation.upsert_points(batch))
 
     def delete(self, where: Filter) -> int:
+        if not self.exists():
+            return 0
         native = to_native(where)
         shard = self._open()
         removed = int(shard.count(qe.CountRequest(exact=True, filter=native)))
@@ -185,7 +187,10 @@ def to_native(where: Filter) -> Any:
 
 def _condition(cond: Condition) -> Any:
     if isinstance(cond, Match):
-        return qe.FieldCondition(cond.key, match=qe.MatchValue(cond.value))
+        # qdrant_edge reads a Python bool as the integer 1 or 0 (bool subclasses int), so
+        # Match("flag", True) would match nothing; numpy's bool_ reaches it as a real bool.
+        value: Any = np.bool_(cond.value) if isinstance(cond.value, bool) else cond.value
+        return qe.FieldCondition(cond.key, match=qe.MatchValue(value))
     if isinstance(cond, MatchAny):
         values: Any = list(cond.values)
         return qe.FieldCondition(cond.key, match=qe.MatchAny(values))

@@ -51,21 +51,33 @@ class StoreQuery:
     fusion: Fusion = "rrf"
     prefetch_limit: int = 50
     rrf_k: int = 60
-    weights: tuple[float, float] | None = None  # (dense, sparse) for weighted RRF
+    # (dense, sparse) for weighted RRF. A weight divides the rank, so at k=60 it moves
+    # little; lower rrf_k for weights to dominate.
+    weights: tuple[float, float] | None = None
 
 
 @runtime_checkable
 class VectorStore(Protocol):
-    """One collection in a Qdrant engine. Upserts are idempotent (ids come from content)."""
+    """One collection in a Qdrant engine. Upserts are idempotent (ids come from content).
+
+    Point ids are UUID strings. On a missing collection `count` and `delete` return 0, while
+    `upsert` and `query` raise `StoreError`. Dense scores are cosine similarities; hybrid
+    scores are Qdrant's RRF (sum over legs of 1/((rank + 1)/weight + k - 1), rank from 0)
+    or DBSF (each leg's scores scaled by mean ± 3 std, then summed).
+    """
 
     @property
     def collection(self) -> str: ...
 
     def exists(self) -> bool: ...
 
-    def ensure_collection(self, spec: CollectionSpec) -> None: ...
+    def ensure_collection(self, spec: CollectionSpec) -> None:
+        """Create the collection, or check its dims (`StoreError`) and add missing indexes."""
+        ...
 
-    def upsert(self, points: Sequence[StorePoint]) -> None: ...
+    def upsert(self, points: Sequence[StorePoint]) -> None:
+        """Insert points; an existing id gets the new vectors and the new payload (not merged)."""
+        ...
 
     def delete(self, where: Filter) -> int:
         """Remove the matching points; return how many were removed."""

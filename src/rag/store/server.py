@@ -9,11 +9,14 @@ The same code runs against a real server and against the client's in-process loc
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from qdrant_client import QdrantClient
 from qdrant_client import models as qm
+from qdrant_client.http.exceptions import UnexpectedResponse
 
 from rag.errors import StoreError
 from rag.store.filters import Condition, DateRange, Filter, HasId, Match, MatchAny, Range
@@ -29,6 +32,8 @@ _SCHEMA = {
     "bool": qm.PayloadSchemaType.BOOL,
 }
 TIE_MARGIN = 10
+# qdrant-client's local mode ignores payload indexes and warns on each one it is asked for.
+_LOCAL_INDEX_WARNING = "Payload indexes have no effect in the local Qdrant"
 
 
 class QdrantServerStore:
@@ -68,14 +73,34 @@ class QdrantServerStore:
                     f"collection {self._collection!r} holds {stored}-d vectors but the embedder "
                     f"gives {spec.dims}-d; use another collection or drop this one"
                 )
-            return
-        self.client.create_collection(
-            self._collection,
-            vectors_config={DENSE: qm.VectorParams(size=spec.dims, distance=qm.Distance.COSINE)},
-            sparse_vectors_config={SPARSE: qm.SparseVectorParams(modifier=qm.Modifier.IDF)},
-        )
-        for key, kind in spec.indexes.items():
-            self.client.create_payload_index(self._collection, key, _SCHEMA[kind])
+            have = set(info.payload_schema)
+        else:
+            self.client.create_collection(
+                self._collection,
+                vectors_config={
+                    DENSE: qm.VectorParams(size=spec.dims, distance=qm.Distance.COSINE)
+                },
+                sparse_vectors_config={SPARSE: qm.SparseVectorParams(modifier=qm.Modifier.IDF)},
+            )
+            have = set()
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=_LOCAL_INDEX_WARNING, category=UserWarning)
+            for key, kind in spec.indexes.items():
+                if key not in have:
+                    self.client.create_payload_index(self._collection, key, _SCHEMA[kind])
+
+    @contextmanager
+    def _collection_required(self) -> Iterator[None]:
+        """Report a missing collection as `StoreError` (the client says ValueError or 404)."""
+        try:
+            yield
+        except (ValueError, UnexpectedResponse) as exc:
+            if self.exists():
+                raise
+            raise StoreError(
+                f"collection {self._collection!r} does not exist in this Qdrant; "
+                "ingest into it first (ragline ingest PATH --collection NAME)"
+            ) from exc
 
     def upsert(self, points: Sequence[StorePoint]) -> None:
         if not points:
@@ -91,7 +116,8 @@ class QdrantServerStore:
             )
             for p in points
         ]
-        self.client.upsert(self._collection, points=batch, wait=True)
+        with self._collection_required():
+            self.client.upsert(self._collection, points=batch, wait=True)
 
     def delete(self, where: Filter) -> int:
         native = to_native(where)
@@ -117,26 +143,27 @@ class QdrantServerStore:
         if not legs:
             raise ValueError("a query needs a dense vector, a sparse vector or both")
         limit = query.limit + TIE_MARGIN
-        if len(legs) == 1:
-            vector, using = legs[0]
-            response = self.client.query_points(
-                self._collection, query=vector, using=using, query_filter=native,
-                limit=limit, with_payload=True,
-            )  # fmt: skip
-        else:
-            prefetch = [
-                qm.Prefetch(query=v, using=u, limit=query.prefetch_limit, filter=native)
-                for v, u in legs
-            ]
-            fusion: Any = (
-                qm.FusionQuery(fusion=qm.Fusion.DBSF)
-                if query.fusion == "dbsf"
-                else qm.RrfQuery(rrf=qm.Rrf(k=query.rrf_k, weights=_weights(query)))
-            )
-            response = self.client.query_points(
-                self._collection, prefetch=prefetch, query=fusion, query_filter=native,
-                limit=limit, with_payload=True,
-            )  # fmt: skip
+        with self._collection_required():
+            if len(legs) == 1:
+                vector, using = legs[0]
+                response = self.client.query_points(
+                    self._collection, query=vector, using=using, query_filter=native,
+                    limit=limit, with_payload=True,
+                )  # fmt: skip
+            else:
+                prefetch = [
+                    qm.Prefetch(query=v, using=u, limit=query.prefetch_limit, filter=native)
+                    for v, u in legs
+                ]
+                fusion: Any = (
+                    qm.FusionQuery(fusion=qm.Fusion.DBSF)
+                    if query.fusion == "dbsf"
+                    else qm.RrfQuery(rrf=qm.Rrf(k=query.rrf_k, weights=_weights(query)))
+                )
+                response = self.client.query_points(
+                    self._collection, prefetch=prefetch, query=fusion, query_filter=native,
+                    limit=limit, with_payload=True,
+                )  # fmt: skip
         hits = [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in response.points]
         return rank(hits)[: query.limit]
 
