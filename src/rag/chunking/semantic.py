@@ -1,7 +1,8 @@
 """Semantic chunking: cut where the meaning of adjacent sentences shifts most.
 
-Each sentence is embedded together with its neighbours; a cut falls where the cosine
-distance between consecutive sentences exceeds the chosen percentile of all such distances.
+Each sentence is embedded on its own; at each gap between two sentences the mean of the
+sentences just before it is compared with the mean of those just after it, and a cut falls
+where that cosine distance exceeds the chosen percentile of all such distances.
 Groups longer than the size limit are split again with the recursive splitter, so no chunk
 is over size and no cut falls mid-sentence.
 """
@@ -19,13 +20,26 @@ from rag.types import FloatMatrix
 EmbedFn = Callable[[list[str]], FloatMatrix]
 
 
-def breakpoints(embeddings: FloatMatrix, percentile: float) -> list[int]:
-    """Indices i where a cut falls between sentence i and i + 1."""
+def breakpoints(embeddings: FloatMatrix, percentile: float, reach: int = 2) -> list[int]:
+    """Indices i where a cut falls between sentence i and i + 1.
+
+    The distance at a gap is between the `reach` sentences before it and the `reach` after
+    it. Windows centred on each sentence would share most of their sentences with their
+    neighbours, which smears a change of topic over several gaps and lets noise pick the cut.
+    """
     if len(embeddings) < 2:
         return []
     norms = np.linalg.norm(embeddings, axis=1, keepdims=True)
     unit = embeddings / np.maximum(norms, 1e-12)
-    distances = 1.0 - np.sum(unit[:-1] * unit[1:], axis=1)
+    sums = np.vstack([np.zeros((1, unit.shape[1])), np.cumsum(unit, axis=0)])
+    n = len(unit)
+    gaps = np.arange(1, n)  # gap g lies between sentence g - 1 and sentence g
+    before = sums[gaps] - sums[np.maximum(gaps - reach, 0)]
+    after = sums[np.minimum(gaps + reach, n)] - sums[gaps]
+    cosine = np.sum(before * after, axis=1) / np.maximum(
+        np.linalg.norm(before, axis=1) * np.linalg.norm(after, axis=1), 1e-12
+    )
+    distances = 1.0 - cosine
     threshold = float(np.percentile(distances, percentile))
     return [i for i, d in enumerate(distances) if d > threshold]
 
@@ -37,8 +51,7 @@ def semantic(
     sentences = split_sentences(text)
     if len(sentences) < 3:
         return recursive(text, size, overlap, tok)
-    windows = [" ".join(sentences[max(i - 1, 0) : i + 2]).strip() for i in range(len(sentences))]
-    cuts = set(breakpoints(embed(windows), percentile))
+    cuts = set(breakpoints(embed([s.strip() for s in sentences]), percentile))
     chunks: list[str] = []
     group: list[str] = []
     for i, sentence in enumerate(sentences):
@@ -51,6 +64,6 @@ def semantic(
 
 def _fit(group: Sequence[str], size: int, overlap: int, tok: Tokenizer) -> list[str]:
     text = "".join(group)
-    if len(tok.encode_ordinary(text)) <= size:
+    if len(tok.encode_ordinary(text.strip())) <= size:  # counted as stored: stripped
         return [text.strip()] if text.strip() else []
     return recursive(text, size, overlap, tok)

@@ -36,9 +36,11 @@ _ABBREVIATIONS = frozenset(
         "ca",
     ]
 )
-# End of sentence: . ! ? (plus closing quotes/brackets), whitespace, then a likely sentence start.
-_BOUNDARY = re.compile(r"""(?<=[.!?])["'”’)\]]*(?=\s+["'“‘(\[]?[A-Z0-9])""")
-_PARAGRAPH = re.compile(r"\n[ \t]*\n\s*")
+# End of sentence: . ! ? (plus closing quotes/brackets), whitespace, then a likely sentence start
+# (checked in code: an upper-case letter in any script, or a digit).
+_BOUNDARY = re.compile(r"""(?<=[.!?])["'”’)\]]*(?=\s+["'“‘(\[]?([^\W_]))""")
+# A blank line; "\r" so that Windows line endings ("\r\n\r\n") separate paragraphs too.
+_PARAGRAPH = re.compile(r"\n[ \t\r]*\n\s*")
 
 
 def split_paragraphs(text: str) -> list[str]:
@@ -59,6 +61,9 @@ def split_sentences(text: str) -> list[str]:
         start = 0
         for match in _BOUNDARY.finditer(paragraph):
             end = match.end()
+            following = match.group(1)
+            if not (following.isupper() or following.isdigit()):
+                continue
             if _is_abbreviation(paragraph[start:end]):
                 continue
             pieces.append(paragraph[start:end])

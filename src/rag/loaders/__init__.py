@@ -45,8 +45,8 @@ def load_file(path: Path, data: bytes, relative: str, text_field: str) -> list[D
         text = decode_text(data)
         if kind == "jsonl":
             docs = []
-            for line, (record_id, section, meta) in enumerate(load_jsonl(text, text_field)):
-                name = record_id if record_id is not None else f"{relative}#{line + 1}"
+            for line, record_id, section, meta in load_jsonl(text, text_field):
+                name = record_id if record_id is not None else f"{relative}#{line}"
                 docs.append(Document(name, source_path, (section,), date_from(meta, mtime), meta))
             return docs
         loader = {"txt": load_txt, "md": load_markdown, "html": load_html}[kind]

@@ -20,7 +20,7 @@ def decode_text(data: bytes) -> str:
     except UnicodeDecodeError as exc:
         raise IngestError(f"invalid UTF-8 at byte {exc.start}; re-save the file as UTF-8") from None
     if not text.strip():
-        raise IngestError("empty file (no text to ingest)")
+        raise IngestError("empty file (no text to ingest); add text or list it in ingest.exclude")
     return text
 
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 import re
 
 from bs4 import BeautifulSoup
-from bs4.element import NavigableString, Tag
+from bs4.element import NavigableString, PreformattedString, Tag
 
 from rag.errors import IngestError
 from rag.types import JsonValue, Section
 
-_NOISE = ("script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form")
+# <title> is read into metadata first; it is noise only when a fragment has no <body>.
+_NOISE = (
+    "script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form", "title",
+)  # fmt: skip
+_CONTENT = ("main", "article")
 _HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 _BLOCKS = _HEADINGS | {
     "p", "div", "li", "tr", "pre", "blockquote", "section", "article", "br", "table", "dd", "dt",
@@ -24,6 +28,8 @@ def load_html(text: str) -> tuple[list[Section], dict[str, JsonValue]]:
     if soup.title and soup.title.get_text(strip=True):
         metadata["title"] = soup.title.get_text(" ", strip=True)
     for tag in soup.find_all(_NOISE):
+        if tag.name == "header" and tag.find_parent(_CONTENT):
+            continue  # an article's own header holds its title, not site chrome
         tag.decompose()
     root = soup.find("main") or soup.find("article") or soup.body or soup
     sections: list[Section] = []
@@ -33,8 +39,8 @@ def load_html(text: str) -> tuple[list[Section], dict[str, JsonValue]]:
         if isinstance(node, Tag) and node.name in _HEADINGS:
             _flush(sections, parts, heading)
             heading = node.get_text(" ", strip=True) or heading
-            parts = [heading or ""]
-        elif isinstance(node, NavigableString) and not _inside_heading(node):
+            parts = [heading or "", "\n"]
+        elif _is_text(node):
             parts.append(str(node))
         elif isinstance(node, Tag) and node.name in _BLOCKS:
             parts.append("\n")
@@ -48,8 +54,11 @@ def load_html(text: str) -> tuple[list[Section], dict[str, JsonValue]]:
     return sections, metadata
 
 
-def _inside_heading(node: NavigableString) -> bool:
-    return any(parent.name in _HEADINGS for parent in node.parents if isinstance(parent, Tag))
+def _is_text(node: object) -> bool:
+    """Visible text: not a comment, CDATA or doctype, and not a heading's own text."""
+    if not isinstance(node, NavigableString) or isinstance(node, PreformattedString):
+        return False
+    return not any(p.name in _HEADINGS for p in node.parents if isinstance(p, Tag))
 
 
 def _flush(sections: list[Section], parts: list[str], heading: str | None) -> None:

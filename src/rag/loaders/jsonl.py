@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import NamedTuple
 
 from rag.errors import IngestError
 from rag.loaders.common import to_json
@@ -12,12 +13,21 @@ ID_FIELDS = ("_id", "id", "doc_id")
 TITLE_FIELDS = ("title", "heading")
 
 
-def load_jsonl(
-    text: str, text_field: str
-) -> list[tuple[str | None, Section, dict[str, JsonValue]]]:
-    """(record id, section, metadata) per record; a bad line rejects the file with its number."""
+class Record(NamedTuple):
+    """One JSON Lines record: its line number (from 1), id if it has one, text and metadata."""
+
+    line: int
+    record_id: str | None
+    section: Section
+    metadata: dict[str, JsonValue]
+
+
+def load_jsonl(text: str, text_field: str) -> list[Record]:
+    """The records with text; a bad line rejects the file with its number."""
     records = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Split on "\n" only: str.splitlines() also splits at U+2028, U+0085 and friends, which
+    # JSON allows unescaped inside strings.
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
@@ -40,7 +50,8 @@ def load_jsonl(
         if not body.strip():
             continue
         text_with_title = f"{title}\n{body}" if title and title.strip() else body
-        records.append((record_id, Section(text=text_with_title, section_heading=title), metadata))
+        section = Section(text=text_with_title, section_heading=title)
+        records.append(Record(number, record_id, section, metadata))
     if not records:
         raise IngestError(f"no record with text in field {text_field!r}")
     return records

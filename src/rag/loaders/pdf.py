@@ -28,6 +28,10 @@ def load_pdf(data: bytes) -> tuple[list[Section], dict[str, JsonValue]]:
         raise
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
         raise IngestError(f"corrupt PDF ({type(exc).__name__}: {exc}); re-export it") from None
+    except NotImplementedError as exc:  # e.g. a stream filter pypdf does not know
+        raise IngestError(
+            f"PDF uses a feature pypdf cannot read ({exc}); re-export it (e.g. print to PDF)"
+        ) from None
     sections = [
         Section(text=text.strip(), page_number=number)
         for number, text in enumerate(pages, start=1)

@@ -57,15 +57,45 @@ def matches(relative: str, patterns: Sequence[str]) -> bool:
 def walk(
     root: Path, include: Sequence[str], exclude: Sequence[str]
 ) -> Iterator[Candidate | Refused]:
-    """Files under `root` (or `root` itself) in sorted order; links that leave `root` are refused.
+    """Files under `root` (or `root` itself) sorted by relative path; links leaving it are refused.
 
     A single file given as root is taken whatever its name; directories are filtered by the
-    include and exclude globs, matched against paths relative to the root.
+    include and exclude globs, matched against paths relative to the root. A file reached
+    twice (a link to a file that is read under its own name, or two links to one file) is
+    read once: two documents with one source path would overwrite each other's chunks.
     """
     if root.is_file():
         yield Candidate(path=root.resolve(), relative=root.name)
         return
-    base = root.resolve()
+    found = sorted(_walk_tree(root.resolve(), include, exclude), key=_name)
+    named = {f.path: f.relative for f in found if isinstance(f, _Found) and not f.link}
+    taken: dict[Path, str] = {}
+    for item in found:
+        if not isinstance(item, _Found):
+            yield item
+            continue
+        first = taken.get(item.path) or (named.get(item.path) if item.link else None)
+        if first is not None and first != item.relative:
+            yield Refused(item.relative, f"same file as {first} (a symlink); read once, as that")
+            continue
+        taken[item.path] = item.relative
+        yield Candidate(path=item.path, relative=item.relative)
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    path: Path
+    relative: str
+    link: bool
+
+
+def _name(item: _Found | Refused) -> str:
+    return item.relative if isinstance(item, _Found) else item.path
+
+
+def _walk_tree(
+    base: Path, include: Sequence[str], exclude: Sequence[str]
+) -> Iterator[_Found | Refused]:
     for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
         here = Path(dirpath)
         dirnames.sort()
@@ -75,7 +105,7 @@ def walk(
             if matches(rel + "/", exclude) or matches(rel + "/x", exclude):
                 dirnames.remove(name)
             elif link.is_symlink():
-                dirnames.remove(name)
+                dirnames.remove(name)  # a link inside the root: its files are walked anyway
                 if not link.resolve().is_relative_to(base):
                     yield Refused(rel, "symlink escapes the ingest root; copy the files in instead")
         for name in sorted(filenames):
@@ -89,4 +119,4 @@ def walk(
             elif not resolved.is_file():
                 yield Refused(rel, "not a regular file (broken link or device)")
             else:
-                yield Candidate(path=resolved, relative=rel)
+                yield _Found(path=resolved, relative=rel, link=path.is_symlink())
