@@ -41,7 +41,7 @@ class ChunkingConfig(_Strict):
     encoding: str = "cl100k_base"
     cap_to_embedder: bool = Field(
         True,
-        description="shrink chunk_size to what the embedder reads (no silent truncation)",
+        description="fit every chunk in what the embedder reads (no silent truncation)",
     )
     semantic_percentile: float = Field(
         90.0, gt=0, lt=100, description="semantic: cut where adjacent-sentence distance exceeds it"

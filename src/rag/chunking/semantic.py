@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from rag.chunking.sentences import split_sentences
-from rag.chunking.splitters import Tokenizer, recursive
+from rag.chunking.splitters import Count, Tokenizer, counter, recursive
 from rag.types import FloatMatrix
 
 EmbedFn = Callable[[list[str]], FloatMatrix]
@@ -45,25 +45,32 @@ def breakpoints(embeddings: FloatMatrix, percentile: float, reach: int = 2) -> l
 
 
 def semantic(
-    text: str, size: int, overlap: int, tok: Tokenizer, embed: EmbedFn, percentile: float
+    text: str,
+    size: int,
+    overlap: int,
+    tok: Tokenizer,
+    embed: EmbedFn,
+    percentile: float,
+    count: Count | None = None,
 ) -> list[str]:
-    """Topic-coherent chunks of whole sentences, each at most `size` tokens."""
+    """Topic-coherent chunks of whole sentences, each at most `size` tokens (by `count`)."""
+    count = count or counter(tok)
     sentences = split_sentences(text)
     if len(sentences) < 3:
-        return recursive(text, size, overlap, tok)
+        return recursive(text, size, overlap, tok, count)
     cuts = set(breakpoints(embed([s.strip() for s in sentences]), percentile))
     chunks: list[str] = []
     group: list[str] = []
     for i, sentence in enumerate(sentences):
         group.append(sentence)
         if i in cuts or i == len(sentences) - 1:
-            chunks.extend(_fit(group, size, overlap, tok))
+            chunks.extend(_fit(group, size, overlap, tok, count))
             group = []
     return chunks
 
 
-def _fit(group: Sequence[str], size: int, overlap: int, tok: Tokenizer) -> list[str]:
+def _fit(group: Sequence[str], size: int, overlap: int, tok: Tokenizer, count: Count) -> list[str]:
     text = "".join(group)
-    if len(tok.encode_ordinary(text.strip())) <= size:  # counted as stored: stripped
+    if count(text.strip()) <= size:  # counted as stored: stripped
         return [text.strip()] if text.strip() else []
-    return recursive(text, size, overlap, tok)
+    return recursive(text, size, overlap, tok, count)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import Protocol
 
 from rag.chunking.sentences import split_paragraphs, split_sentences
@@ -34,22 +35,27 @@ def counter(tok: Tokenizer) -> Count:
     return lambda text: len(tok.encode_ordinary(text))
 
 
-def fixed_size(text: str, size: int, overlap: int, tok: Tokenizer) -> list[str]:
+def fixed_size(
+    text: str, size: int, overlap: int, tok: Tokenizer, count: Count | None = None
+) -> list[str]:
     """Windows of at most `size` tokens, each starting `size - overlap` after the previous one.
 
     Windows start and end between characters (a token may hold part of one, e.g. of a CJK
-    character), so no window shows a broken character; they are shortened where needed.
+    character), so no window shows a broken character; they are shortened where needed, also
+    when `count` (default: the tokenizer's count) finds a window longer than `size`.
     """
     tokens = tok.encode_ordinary(text)
-    count = counter(tok)
+    count = count or counter(tok)
     cuts = _character_cuts(tok.decode_tokens_bytes(tokens))
     chunks = []
     start = 0
     while start < len(tokens):
         end = _cut_at_most(cuts, start + size, start)
         piece = tok.decode(tokens[start:end]).strip()
-        while count(piece) > size and end > _cut_at_most(cuts, start, start):
-            end = _cut_at_most(cuts, end - 1, start)  # the text re-encodes to more tokens
+        while (n := count(piece)) > size and end > _cut_at_most(cuts, start, start):
+            # shrink in proportion first (a stricter `count` may need far fewer tokens)
+            target = start + (end - start) * size // n if n > size + 1 else end - 1
+            end = _cut_at_most(cuts, min(target, end - 1), start)
             piece = tok.decode(tokens[start:end]).strip()
         if piece:
             chunks.append(piece)
@@ -73,13 +79,16 @@ def _cut_at_most(cuts: Sequence[int], limit: int, above: int) -> int:
     return cuts[bisect.bisect_right(cuts, above)]
 
 
-def recursive(text: str, size: int, overlap: int, tok: Tokenizer) -> list[str]:
+def recursive(
+    text: str, size: int, overlap: int, tok: Tokenizer, count: Count | None = None
+) -> list[str]:
     """Chunks of at most `size` tokens made of whole paragraphs, else whole sentences.
 
     A sentence longer than `size` on its own is the only thing ever cut (at word boundaries).
-    Consecutive chunks share trailing sentences worth at most `overlap` tokens.
+    Consecutive chunks share trailing sentences worth at most `overlap` tokens. Lengths are
+    measured by `count` (default: the tokenizer's count).
     """
-    count = counter(tok)
+    count = lru_cache(maxsize=4096)(count or counter(tok))  # pieces are counted twice
     return pack(_pieces(text, size, tok, count), size, overlap, count)
 
 
@@ -102,52 +111,93 @@ def _pieces(text: str, size: int, tok: Tokenizer, count: Count) -> list[str]:
 
 
 def _words(sentence: str, size: int, tok: Tokenizer, count: Count) -> list[str]:
-    """Greedy runs of words of at most `size` tokens (a single huge word is cut by tokens)."""
+    """Greedy runs of words of at most `size` tokens (a single huge word is cut by tokens).
+
+    Each run is the longest prefix that fits, found by binary search (every word is at least
+    one token, so a run has at most `size` words): a few counts per run, not one per word.
+    """
     words = re.findall(r"\s*\S+", sentence)
     if not words:
         return [sentence]
     words[-1] += sentence[len("".join(words)) :]  # trailing whitespace separates what follows
+    per_word = count(sentence.strip()) / len(words)
     runs: list[str] = []
-    current = ""
-    for word in words:
-        if count(word.strip()) > size:
-            if current:
-                runs.append(current)
-            current = ""
-            runs.extend(_cut_word(word, size, tok))
+    start = 0
+    while start < len(words):
+        if count(words[start].strip()) > size:
+            runs.extend(_cut_word(words[start], size, tok, count))
+            start += 1
             continue
-        if current and count((current + word).strip()) > size:
-            runs.append(current)
-            current = ""
-        current += word
-    if current:
-        runs.append(current)
+        fits, over = _bracket(words, start, size, per_word, count)
+        while over - fits > 1:
+            middle = (fits + over) // 2
+            if count("".join(words[start:middle]).strip()) <= size:
+                fits = middle
+            else:
+                over = middle
+        runs.append("".join(words[start:fits]))
+        start = fits
     return runs
 
 
-def _cut_word(word: str, size: int, tok: Tokenizer) -> list[str]:
+def _bracket(
+    words: Sequence[str], start: int, size: int, per_word: float, count: Count
+) -> tuple[int, int]:
+    """(fits, over): a run of words[start:fits] fits, words[start:over] does not (or runs out).
+
+    The guess from the sentence's tokens per word is probed first, and a point 5% away on
+    the other side, so the binary search that follows has a narrow range.
+    """
+    fits, over = start + 1, min(len(words), start + size) + 1
+    guess = start + int(size / max(per_word, 1e-9))
+    step = max(1, (guess - start) // 20)
+    for probe in (guess, guess + step, guess - step):
+        if fits < probe < over:
+            if count("".join(words[start:probe]).strip()) <= size:
+                fits = probe
+            else:
+                over = probe
+    return fits, over
+
+
+def _cut_word(word: str, size: int, tok: Tokenizer, count: Count) -> list[str]:
     """Token windows of one word, keeping the whitespace around it on the outer windows."""
     core = word.strip()
     lead = word[: len(word) - len(word.lstrip())]
     trail = word[len(word.rstrip()) :]
-    parts = fixed_size(core, size, 0, tok)
+    parts = fixed_size(core, size, 0, tok, count)
     parts[0] = lead + parts[0]
     parts[-1] += trail
     return parts
 
 
 def pack(pieces: Sequence[str], size: int, overlap: int, count: Count) -> list[str]:
-    """Greedily join consecutive pieces up to `size`; carry a tail of <= `overlap` tokens."""
+    """Greedily join consecutive pieces up to `size`; carry a tail of <= `overlap` tokens.
+
+    Sums of the pieces' lengths decide while a chunk is clearly within the size; the exact
+    count of the joined text is taken only near the limit (tokens shift by about one at each
+    join), which keeps packing linear instead of re-counting every growing chunk.
+    """
+    lengths = [count(p.strip()) for p in pieces]
     chunks: list[str] = []
     window: list[int] = []  # indices of pieces in the chunk being built
-    for i in range(len(pieces)):
-        if window and count(_join(pieces, [*window, i])) > size:
+    used = 0
+    for i, n in enumerate(lengths):
+        if window and _over(pieces, [*window, i], used + n, size, count):
             chunks.append(_join(pieces, window))
-            window = _tail(pieces, window, i, size, overlap, count)
+            window = _tail(pieces, window, i, lengths, size, overlap, count)
+            used = sum(lengths[j] for j in window)
         window.append(i)
+        used += n
     if window:
         chunks.append(_join(pieces, window))
     return [c for c in chunks if c]
+
+
+def _over(pieces: Sequence[str], window: list[int], estimate: int, size: int, count: Count) -> bool:
+    if estimate + len(window) + 1 <= size:
+        return False
+    return count(_join(pieces, window)) > size
 
 
 def _join(pieces: Sequence[str], window: Sequence[int]) -> str:
@@ -155,17 +205,24 @@ def _join(pieces: Sequence[str], window: Sequence[int]) -> str:
 
 
 def _tail(
-    pieces: Sequence[str], window: list[int], following: int, size: int, overlap: int, count: Count
+    pieces: Sequence[str],
+    window: list[int],
+    following: int,
+    lengths: Sequence[int],
+    size: int,
+    overlap: int,
+    count: Count,
 ) -> list[int]:
     """The longest suffix of `window` within `overlap` tokens that leaves room for `following`."""
     tail: list[int] = []
+    used = 0
     for start in range(len(window) - 1, 0, -1):
-        candidate = window[start:]
-        if count(_join(pieces, candidate)) > overlap:
+        used += lengths[window[start]]
+        if used > overlap or _over(
+            pieces, [*window[start:], following], used + lengths[following], size, count
+        ):
             break
-        if count(_join(pieces, [*candidate, following])) > size:
-            break
-        tail = candidate
+        tail = window[start:]
     return tail
 
 

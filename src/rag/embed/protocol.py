@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
 from rag.types import FloatMatrix, SparseVector
 
 EmbedKind = Literal["query", "document"]
+
+
+@dataclass(frozen=True, slots=True)
+class TokenWindow:
+    """What an embedder reads of a text: `max_tokens` of its own tokenizer, the rest is lost.
+
+    `count` gives a text's length in those tokens (without special tokens); it must pickle,
+    since ingest worker processes chunk with it.
+    """
+
+    max_tokens: int
+    count: Callable[[str], int]
 
 
 @runtime_checkable
@@ -20,9 +33,8 @@ class Embedder(Protocol):
     @property
     def dims(self) -> int: ...
 
-    @property
-    def max_tokens(self) -> int | None:
-        """Word-pieces the model reads per text (longer text is truncated), if it says."""
+    def window(self) -> TokenWindow | None:
+        """The model's input window, if it has one (longer text is silently truncated)."""
         ...
 
     def embed(self, texts: Sequence[str], kind: EmbedKind = "document") -> FloatMatrix: ...

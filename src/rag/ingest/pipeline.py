@@ -22,7 +22,7 @@ from pathlib import Path
 
 from rag.chunking import Chunker
 from rag.config import ChunkingConfig, EmbeddingConfig, IngestConfig, SparseConfig
-from rag.embed.protocol import Embedder, SparseEncoder
+from rag.embed.protocol import Embedder, SparseEncoder, TokenWindow
 from rag.errors import IngestError
 from rag.ingest.manifest import Entry, Manifest
 from rag.ingest.report import IngestReport, NoProgress, Progress, Skipped
@@ -30,10 +30,6 @@ from rag.loaders import Candidate, load_file, walk
 from rag.store.filters import Filter, HasId, Match
 from rag.store.protocol import CollectionSpec, VectorStore
 from rag.types import Chunk, StorePoint
-
-# The embedder reads word-pieces, we count tiktoken tokens: English text has ~1.2
-# word-pieces per cl100k token, so a chunk of 0.8 x the model's window fits whole.
-WORDPIECES_PER_TOKEN_MARGIN = 0.8
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,12 +162,11 @@ class Ingestor:
         chunker = self.chunker()
         report.setup_seconds = time.perf_counter() - t0
         report.chunk_size = chunker.size
-        configured = self.settings.chunking.chunk_size
-        if chunker.size < configured:
+        if chunker.window is not None:
             report.notes.append(
-                f"chunk size {chunker.size} tokens: {configured} configured, "
-                f"capped so {self.embedder.name} (reads {self.embedder.max_tokens} word-pieces) "
-                "sees every chunk whole"
+                f"chunks of at most {chunker.size} tokens ({self.settings.chunking.chunk_size} "
+                f"configured) and {chunker.window.max_tokens} {self.embedder.name} tokens, the "
+                "most it reads: every chunk is embedded whole"
             )
         workers = self.settings.ingest.workers
         if workers > 1 and self.settings.chunking.strategy == "semantic":
@@ -203,15 +198,12 @@ class Ingestor:
         self.progress.file_done(relative, "skipped", 0)
 
     def chunker(self) -> Chunker:
-        """Built on first need: capping the size to the embedder means loading the model."""
+        """Built on first need: fitting chunks to the embedder's window loads the model."""
         if self._chunker is None:
-            cap = None
-            if self.settings.chunking.cap_to_embedder and self.embedder.max_tokens:
-                cap = int(self.embedder.max_tokens * WORDPIECES_PER_TOKEN_MARGIN)
-            embed = None
-            if self.settings.chunking.strategy == "semantic":
-                embed = self.embedder.embed
-            self._chunker = Chunker(self.settings.chunking, size_cap=cap, embed=embed)
+            chunking = self.settings.chunking
+            window = self.embedder.window() if chunking.cap_to_embedder else None
+            embed = self.embedder.embed if chunking.strategy == "semantic" else None
+            self._chunker = Chunker(chunking, embed=embed, window=window)
         return self._chunker
 
     def _write(self, batch: _Batch, report: IngestReport) -> None:
@@ -281,16 +273,17 @@ def prepare(job: Job, chunker: Chunker) -> Prepared:
     try:
         data = candidate.path.read_bytes()
         docs = load_file(candidate.path, data, candidate.relative, text_field)
-        return len(docs), [chunk for doc in docs for chunk in chunker.chunk(doc)]
+        chunks = {chunk.id: chunk for doc in docs for chunk in chunker.chunk(doc)}
+        return len(docs), list(chunks.values())  # identical records share ids: store once
     except IngestError as exc:
         return str(exc)
     except OSError as exc:
         return f"cannot read: {exc.strerror or exc}"
 
 
-def _init_worker(config: ChunkingConfig, size: int) -> None:
+def _init_worker(config: ChunkingConfig, window: TokenWindow | None) -> None:
     global _WORKER_CHUNKER
-    _WORKER_CHUNKER = Chunker(config, size_cap=size)
+    _WORKER_CHUNKER = Chunker(config, window=window)
 
 
 def _prepare_in_worker(job: Job) -> Prepared:
@@ -306,5 +299,5 @@ def _mapper(workers: int, chunker: Chunker) -> Iterator[Callable[[list[Job]], It
         return
     context = multiprocessing.get_context("spawn")  # fork after torch threads start is unsafe
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                             initargs=(chunker.config, chunker.size)) as pool:  # fmt: skip
+                             initargs=(chunker.config, chunker.window)) as pool:  # fmt: skip
         yield lambda jobs: pool.map(_prepare_in_worker, jobs, chunksize=4)
