@@ -139,3 +139,12 @@ def test_worker_processes_give_the_same_chunks(tmp_path: Path, embedder: Embedde
 def test_missing_path_is_a_clear_error(tmp_path: Path, embedder: Embedder) -> None:
     with pytest.raises(IngestError, match="does not exist"):
         ingest_once(tmp_path, embedder, tmp_path / "nope")
+
+
+def test_a_file_under_two_roots_is_ingested_once(tmp_path: Path, embedder: Embedder) -> None:
+    corpus = write_corpus(tmp_path / "corpus")
+    ingestor = make_ingestor(tmp_path, embedder)
+    report = ingestor.run([corpus, corpus / "rivers.md"])
+    ingestor.store.close()
+    assert report.files_seen == 3 and report.files_ingested == 3
+    assert len(set(stored(shard(tmp_path)).values())) == 3

@@ -115,17 +115,17 @@ class Ingestor:
         reconcile(self.manifest, self.store)
 
     def _collect(self, roots: Sequence[Path], report: IngestReport) -> list[Candidate]:
-        candidates: list[Candidate] = []
+        candidates: dict[Path, Candidate] = {}  # a file under two roots is read once
         for root in roots:
             if not root.exists():
                 raise IngestError(f"{root} does not exist; give a file or a folder to ingest")
             for item in walk(root, self.settings.ingest.include, self.settings.ingest.exclude):
                 if isinstance(item, Candidate):
-                    candidates.append(item)
+                    candidates.setdefault(item.path, item)
                 else:
                     report.skipped.append(Skipped(item.path, item.reason))
         report.files_seen = len(candidates) + len(report.skipped)
-        return candidates
+        return list(candidates.values())
 
     def _plan(self, candidates: list[Candidate], report: IngestReport) -> list[_Todo]:
         """Hash every file; keep those that are new or changed (bytes or settings)."""
