@@ -87,6 +87,9 @@ class StoreConfig(_Strict):
     api_key: SecretStr | None = None
     collection: str = Field("ragline", pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
     upsert_batch: int = Field(1024, gt=0)
+    wal: bool = Field(
+        False, description="edge: write-ahead log per upsert (ingest flushes before it records)"
+    )
 
     @model_validator(mode="after")
     def _server_needs_url(self) -> StoreConfig:

@@ -22,7 +22,7 @@ def build_store(settings: Settings, collection: str | None = None) -> VectorStor
         return QdrantServerStore(name, url=settings.store.url, api_key=key)
     from rag.store.edge import QdrantEdgeStore
 
-    return QdrantEdgeStore(settings.store_path(), name)
+    return QdrantEdgeStore(settings.store_path(), name, wal=settings.store.wal)
 
 
 def store_key(settings: Settings) -> str:

@@ -235,7 +235,9 @@ class Ingestor:
             )
             report.chunks_removed += self.store.delete(stale)
             del batch.files[pending.entry.source_path]
-        self.manifest.record(p.entry for p in done)
+        if done:
+            self.store.flush()  # a file enters the manifest only once its chunks are durable
+            self.manifest.record(p.entry for p in done)
 
     def _ensure_collection(self) -> None:
         if not self._collection_ready:

@@ -27,7 +27,6 @@ DEFAULT_INDEXES: Mapping[str, IndexKind] = {
     "source_path": "keyword",
     "section_heading": "keyword",
     "page_number": "integer",
-    "chunk_index": "integer",
     "date_created": "datetime",
 }
 
@@ -95,7 +94,9 @@ class VectorStore(Protocol):
         """Delete the whole collection."""
         ...
 
-    def flush(self) -> None: ...
+    def flush(self) -> None:
+        """Make every change so far durable (on disk, or acknowledged by the server)."""
+        ...
 
     def close(self) -> None: ...
 
