@@ -11,10 +11,7 @@ from pathlib import Path
 
 from rag.errors import IngestError
 from rag.loaders.common import date_from, decode_text
-from rag.loaders.html import load_html
 from rag.loaders.jsonl import load_jsonl
-from rag.loaders.pdf import load_pdf
-from rag.loaders.text import load_markdown, load_txt
 from rag.loaders.walk import Candidate, Refused, walk
 from rag.types import Document
 
@@ -39,7 +36,10 @@ def load_file(path: Path, data: bytes, relative: str, text_field: str) -> list[D
         )
     mtime = path.stat().st_mtime
     source_path = str(path)
+    # Parser libraries load on first use: an unchanged rerun imports none of them.
     if kind == "pdf":
+        from rag.loaders.pdf import load_pdf
+
         sections, metadata = load_pdf(data)
     else:
         text = decode_text(data)
@@ -49,7 +49,12 @@ def load_file(path: Path, data: bytes, relative: str, text_field: str) -> list[D
                 name = record_id if record_id is not None else f"{relative}#{line}"
                 docs.append(Document(name, source_path, (section,), date_from(meta, mtime), meta))
             return docs
-        loader = {"txt": load_txt, "md": load_markdown, "html": load_html}[kind]
+        if kind == "html":
+            from rag.loaders.html import load_html as loader
+        elif kind == "md":
+            from rag.loaders.text import load_markdown as loader
+        else:
+            from rag.loaders.text import load_txt as loader
         sections, metadata = loader(text)
     date = date_from(metadata, mtime)
     return [Document(relative, source_path, tuple(sections), date, metadata)]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
-from markdown_it import MarkdownIt
 
 from rag.errors import IngestError
 from rag.loaders.common import to_json
@@ -43,6 +42,8 @@ def split_front_matter(text: str) -> tuple[dict[str, JsonValue], str]:
 
 def load_markdown(text: str) -> tuple[list[Section], dict[str, JsonValue]]:
     """Markdown cut at headings; each section carries its heading path ("Guide > Install")."""
+    from markdown_it import MarkdownIt
+
     metadata, body = split_front_matter(text)
     lines = body.split("\n")
     headings: list[tuple[int, int, int, str]] = []  # (start line, end line, level, title)
