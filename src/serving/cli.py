@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from serving.errors import ConfigError
+from serving.search_cmd import search_command
 from serving.settings import Settings, load_settings
 
 app = typer.Typer(
@@ -135,6 +136,9 @@ def delete(
     store.close()
     out.print(f"removed {removed} chunks of {source} from {store.collection}")
     raise typer.Exit(0 if removed else 1)
+
+
+app.command("search")(search_command)
 
 
 def main() -> None:

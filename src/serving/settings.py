@@ -22,6 +22,8 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from rag.config import ChunkingConfig, EmbeddingConfig, IngestConfig, SparseConfig, StoreConfig
+from rag.rerank import RerankConfig
+from rag.retrieve import RetrievalConfig
 from serving.errors import ConfigError
 
 ENV_PREFIX = "RAGLINE_"
@@ -44,6 +46,8 @@ class Settings(BaseSettings):
     sparse: SparseConfig = SparseConfig()
     store: StoreConfig = StoreConfig()
     ingest: IngestConfig = IngestConfig()
+    retrieval: RetrievalConfig = RetrievalConfig()
+    rerank: RerankConfig = RerankConfig()
 
     @classmethod
     def settings_customise_sources(

@@ -14,8 +14,8 @@ need each upsert durable without flushing. The choice is fixed when the collecti
 from __future__ import annotations
 
 import json
-import uuid
 import shutil
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
