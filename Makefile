@@ -27,6 +27,9 @@ run: setup
 	$(PY) scripts/stdlib_corpus.py .ragline/corpus/stdlib --modules 30
 	$(BIN)/ragline ingest .ragline/corpus/stdlib docs README.md --collection docs
 	$(BIN)/ragline collections
+	$(BIN)/ragline ask "How do I parse a JSON string into a Python object?" --collection docs
+	$(BIN)/ragline ask "How does ragline handle a corrupt PDF?" --collection docs
+	$(BIN)/ragline ask "What is the capital of France?" --collection docs
 
 lint: setup
 	$(BIN)/ruff check src tests bench scripts

@@ -141,6 +141,41 @@ def delete(
 app.command("search")(search_command)
 
 
+@app.command()
+def ask(
+    ctx: typer.Context,
+    question: Annotated[str, typer.Argument(help="the question to answer from the collection")],
+    provider: Annotated[
+        str | None, typer.Option(help="chat model: extractive | local | local:/path/model.gguf")
+    ] = None,
+    collection: CollectionOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Answer a question from a collection, with verified citations (or abstain)."""
+    from serving.ask_cmd import relevance_scored, run_ask
+    from serving.search_cmd import build_retriever
+
+    settings = _settings(ctx)
+    retriever = build_retriever(settings, settings.retrieval, collection)
+    if not retriever.store.exists():
+        err.print(f"collection {retriever.store.collection!r} does not exist; ingest into it first")
+        raise typer.Exit(2)
+    try:
+        code = run_ask(
+            question,
+            lambda q: relevance_scored(retriever, q),
+            settings.llm,
+            settings.answer,
+            out,
+            err,
+            provider=provider,
+            as_json=as_json,
+        )
+    finally:
+        retriever.store.close()
+    raise typer.Exit(code)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

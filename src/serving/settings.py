@@ -21,6 +21,8 @@ from pydantic import BaseModel, Field, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from llm_router.config import LlmConfig
+from rag.answer import AnswerConfig
 from rag.config import ChunkingConfig, EmbeddingConfig, IngestConfig, SparseConfig, StoreConfig
 from rag.rerank import RerankConfig
 from rag.retrieve import RetrievalConfig
@@ -48,6 +50,8 @@ class Settings(BaseSettings):
     ingest: IngestConfig = IngestConfig()
     retrieval: RetrievalConfig = RetrievalConfig()
     rerank: RerankConfig = RerankConfig()
+    llm: LlmConfig = LlmConfig()
+    answer: AnswerConfig = AnswerConfig()
 
     @classmethod
     def settings_customise_sources(

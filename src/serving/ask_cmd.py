@@ -1,0 +1,113 @@
+"""`ragline ask "question"`: retrieve, answer with citations, print (or print one JSON object).
+
+The command in `cli.py` stays thin: it builds a retriever from the settings and calls `run_ask`.
+
+    code = run_ask(question, retriever.search, settings.llm, settings.answer, out, err,
+                   provider="extractive", as_json=True)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+
+from rich.console import Console
+from rich.markup import escape
+
+from llm_router.config import LlmConfig
+from llm_router.errors import ProviderError, Unavailable
+from llm_router.protocol import ChatModel
+from llm_router.registry import Registry, builtin_registry
+from rag.answer import Answer, AnswerConfig, answer
+from rag.retrieve import Retriever
+from rag.types import Hit
+
+Retrieve = Callable[[str], Sequence[Hit]]
+
+
+def build_chat_model(
+    config: LlmConfig, provider: str | None = None, registry: Registry | None = None
+) -> tuple[ChatModel, str | None]:
+    """The chat model to answer with, and a note when the fallback replaced it.
+
+    An explicit `provider` is used as given (its errors surface); the configured
+    `llm.provider` falls back to `llm.fallback` when it cannot be set up.
+    """
+    registry = registry or builtin_registry()
+    if provider is not None or config.fallback is None:
+        return registry.resolve(provider or config.provider, config), None
+    try:
+        return registry.resolve(config.provider, config), None
+    except Unavailable as exc:
+        note = f"{config.provider} unavailable ({exc}); answered with {config.fallback}"
+        return registry.resolve(config.fallback, config), note
+
+
+def run_ask(
+    question: str,
+    retrieve: Retrieve,
+    llm: LlmConfig,
+    config: AnswerConfig,
+    out: Console,
+    err: Console,
+    *,
+    provider: str | None = None,
+    as_json: bool = False,
+) -> int:
+    """Answer `question` and print it; the exit code: 0 answered or abstained, 2 model error."""
+    try:
+        model, note = build_chat_model(llm, provider)
+        started = time.perf_counter()
+        hits = retrieve(question)
+        retrieval_ms = (time.perf_counter() - started) * 1000
+        result = answer(question, hits, model, config)
+    except ProviderError as exc:
+        err.print(f"[bold red]model error:[/] {escape(str(exc))}")
+        return 2
+    if note:
+        err.print(f"note: {note}", markup=False)
+    if as_json:
+        data = {"question": question, **result.to_dict(), "retrieval_ms": round(retrieval_ms, 3)}
+        out.print(json.dumps(data, ensure_ascii=False), markup=False, highlight=False)
+    else:
+        print_answer(out, result, retrieval_ms)
+    return 0
+
+
+def print_answer(console: Console, result: Answer, retrieval_ms: float) -> None:
+    """The answer text, then its citations, then model, latency and token counts."""
+    console.print(result.text, markup=False, highlight=False)
+    if result.citations:
+        console.print("\ncitations:")
+    for i, cited in enumerate(result.citations, start=1):
+        where = cited.document + (f", page {cited.page}" if cited.page is not None else "")
+        section = f" · {cited.section}" if cited.section else ""
+        flag = " (not cited in the text: top context block)" if cited.inferred else ""
+        console.print(
+            f"  [{i}] {where}{section}  chunk {cited.chunk_id}  score {cited.score:.3f}{flag}",
+            markup=False,
+            highlight=False,
+        )
+    console.print(
+        f"\n{result.model} · retrieval {retrieval_ms:.0f} ms · answer {result.latency_ms:.0f} ms"
+        f" · tokens {result.usage.tokens_in} in / {result.usage.tokens_out} out",
+        markup=False,
+        highlight=False,
+    )
+
+
+def relevance_scored(retriever: Retriever, question: str) -> list[Hit]:
+    """Hits in retrieval order, scored by dense cosine: a relevance that thresholds can use.
+
+    Fused (RRF/DBSF) and BM25 scores say nothing about how relevant the best hit is, so the
+    abstention threshold reads the cosine of each hit from a dense search of the same query;
+    a hit the dense leg did not return gets the lowest cosine it did return.
+    """
+    hits = retriever.search(question)
+    if retriever.config.mode == "dense":
+        return hits
+    dense = retriever.search(question, mode="dense", top_k=retriever.config.prefetch_k)
+    cosine = {h.id: h.score for h in dense}
+    floor = min(cosine.values(), default=0.0)
+    return [Hit(h.id, cosine.get(h.id, floor), h.payload) for h in hits]
