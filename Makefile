@@ -28,7 +28,7 @@ run: setup
 	$(BIN)/ragline ingest .ragline/corpus/stdlib docs README.md --collection docs
 	$(BIN)/ragline collections
 	$(BIN)/ragline ask "How do I parse a JSON string into a Python object?" --collection docs
-	$(BIN)/ragline ask "How does ragline handle a corrupt PDF?" --collection docs
+	$(BIN)/ragline ask "How are point ids computed in ragline?" --collection docs
 	$(BIN)/ragline ask "What is the capital of France?" --collection docs
 
 lint: setup
