@@ -20,6 +20,7 @@ import argparse
 import math
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -69,6 +70,13 @@ def main() -> int:
         "--modules", type=int, default=len(MODULES), help=f"stdlib modules (1-{len(MODULES)})"
     )
     parser.add_argument("--max-docs", type=int, default=400, help="documents in the set")
+    parser.add_argument(
+        "--fusion",
+        action="append",
+        default=[],
+        help="extra hybrid variant to compare, e.g. rrf,k=60,prefetch=10 or dbsf,prefetch=20 "
+        "or rrf,k=10,weights=2:1 (repeatable; same ingest)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp directory")
     args = parser.parse_args()
     describe(__doc__.split("\n\n")[2])
@@ -116,10 +124,36 @@ def main() -> int:
                 results[kind][mode] = per_query(kind_queries, batches)
                 seconds = time.perf_counter() - started
                 log(f"{kind:8} {mode:7} {len(kind_queries)} queries in {seconds:.1f} s")
+            for spec in args.fusion:
+                variant = variant_retriever(retriever, spec)
+                batches = variant.search_many(
+                    [q.text for q in kind_queries], top_k=CHUNK_DEPTH, mode="hybrid"
+                )
+                results[kind][spec] = per_query(kind_queries, batches)
         retriever.store.close()
 
     report_results(results, len(docs))
     return 0
+
+
+def variant_retriever(base: Any, spec: str) -> Any:
+    """The base retriever with another fusion: "rrf,k=10,prefetch=20,weights=2:1"."""
+    from rag.retrieve import Retriever
+
+    name, *options = spec.split(",")
+    fields: dict[str, Any] = {"fusion": name}
+    for option in options:
+        key, value = option.split("=")
+        if key == "k":
+            fields["rrf_k"] = int(value)
+        elif key == "prefetch":
+            fields["prefetch_k"] = int(value)
+        elif key == "weights":
+            fields["weights"] = tuple(float(w) for w in value.split(":"))
+        else:
+            raise SystemExit(f"--fusion {spec!r}: unknown option {key!r} (k, prefetch, weights)")
+    config = base.config.model_copy(update=fields)
+    return Retriever(base.store, base.embedder, base.sparse_encoder, config)
 
 
 def per_query(queries: list[Query], batches: list[list[Hit]]) -> dict[str, np.ndarray]:
