@@ -21,6 +21,7 @@ from llm_router.protocol import ChatModel
 from llm_router.registry import Registry, builtin_registry
 from rag.answer import Answer, AnswerConfig, answer
 from rag.retrieve import Retriever
+from rag.store.protocol import StoreQuery
 from rag.types import Hit
 
 Retrieve = Callable[[str], Sequence[Hit]]
@@ -101,13 +102,16 @@ def relevance_scored(retriever: Retriever, question: str) -> list[Hit]:
     """Hits in retrieval order, scored by dense cosine: a relevance that thresholds can use.
 
     Fused (RRF/DBSF) and BM25 scores say nothing about how relevant the best hit is, so the
-    abstention threshold reads the cosine of each hit from a dense search of the same query;
-    a hit the dense leg did not return gets the lowest cosine it did return.
+    abstention threshold reads the cosine of each hit from a dense search with the same query
+    vector (embedded once); a hit the dense leg did not return gets the lowest cosine it did.
     """
-    hits = retriever.search(question)
-    if retriever.config.mode == "dense":
+    [query] = retriever.store_queries([question])
+    if query is None:
+        return []
+    hits = retriever.store.query(query)
+    if retriever.config.mode == "dense" or query.dense is None:
         return hits
-    dense = retriever.search(question, mode="dense", top_k=retriever.config.prefetch_k)
+    dense = retriever.store.query(StoreQuery(dense=query.dense, limit=query.prefetch_limit))
     cosine = {h.id: h.score for h in dense}
     floor = min(cosine.values(), default=0.0)
     return [Hit(h.id, cosine.get(h.id, floor), h.payload) for h in hits]

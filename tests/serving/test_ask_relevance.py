@@ -1,0 +1,48 @@
+"""`ragline ask` scores hybrid hits by dense cosine, so the abstention threshold means something."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag.config import SparseConfig
+from rag.embed.protocol import Embedder
+from rag.embed.sparse import Bm25Encoder
+from rag.retrieve import RetrievalConfig, Retriever
+from serving.ask_cmd import relevance_scored
+from tests.rag.ingest_helpers import ingest_once, write_corpus
+
+pytestmark = pytest.mark.integration
+
+
+def test_hybrid_order_with_cosine_scores(tmp_path: Path, embedder: Embedder) -> None:
+    from rag.store.edge import QdrantEdgeStore
+
+    ingest_once(tmp_path, embedder, write_corpus(tmp_path / "corpus"))
+    store = QdrantEdgeStore(tmp_path / "qdrant", "test")
+    hybrid = Retriever(store, embedder, Bm25Encoder(SparseConfig()), RetrievalConfig())
+    dense = Retriever(store, embedder, Bm25Encoder(SparseConfig()), RetrievalConfig(mode="dense"))
+    question = "Why does bread dough rise?"
+
+    scored = relevance_scored(hybrid, question)
+    plain = hybrid.search(question)
+    cosine = {h.id: h.score for h in dense.search(question, top_k=50)}
+    store.close()
+
+    assert [h.id for h in scored] == [h.id for h in plain]
+    assert all(0.0 <= h.score <= 1.0 for h in scored)
+    assert scored[0].score == pytest.approx(cosine[scored[0].id], abs=1e-5)
+    assert scored[0].score > 0.3 > max(h.score for h in plain)  # RRF scores are tiny
+    assert scored[0].payload["source_document"] == "baking.txt"
+
+
+def test_unrelated_question_scores_low(tmp_path: Path, embedder: Embedder) -> None:
+    from rag.store.edge import QdrantEdgeStore
+
+    ingest_once(tmp_path, embedder, write_corpus(tmp_path / "corpus"))
+    store = QdrantEdgeStore(tmp_path / "qdrant", "test")
+    retriever = Retriever(store, embedder, Bm25Encoder(SparseConfig()), RetrievalConfig())
+    best = max(h.score for h in relevance_scored(retriever, "Who won the 1998 football cup?"))
+    store.close()
+    assert best < 0.2  # below answer.min_relevance: ragline abstains without a model call
