@@ -56,7 +56,7 @@ def print_report(console: Console, report: IngestReport, collection: str, where:
         console.print(f"  note    {note}")
     console.print(
         f"  time    {report.seconds:.1f} s (model load {report.setup_seconds:.1f} s, "
-        f"embedding {report.embed_seconds:.1f} s), "
+        f"embedding {report.embed_seconds:.1f} s, index build {report.index_seconds:.1f} s), "
         f"{report.chunks_per_second:.1f} chunks/s"
     )
     if report.skipped:

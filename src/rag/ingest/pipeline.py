@@ -108,6 +108,10 @@ class Ingestor:
         if todo:
             self._process(todo, report)
         self.store.flush()
+        if report.chunks_written:
+            t0 = time.perf_counter()
+            self.store.optimize()  # build HNSW now, not at the first slow queries
+            report.index_seconds = time.perf_counter() - t0
         report.seconds = time.perf_counter() - started
         return report
 

@@ -28,6 +28,7 @@ class IngestReport:
     seconds: float = 0.0
     embed_seconds: float = 0.0
     setup_seconds: float = 0.0  # loading the embedding model, on runs that need it
+    index_seconds: float = 0.0  # building the store's search index after the writes
     chunk_size: int | None = None
     notes: list[str] = field(default_factory=list)
 

@@ -170,6 +170,15 @@ class QdrantEdgeStore:
         if self._shard is not None:
             self._shard.flush()
 
+    def optimize(self) -> None:
+        """Run Qdrant's optimizers in-process: merges segments and builds the HNSW index.
+
+        Without it, queries on freshly upserted points scan an unindexed segment (at 100k
+        points: ~17 ms instead of ~3 ms per hybrid query). Small collections need nothing.
+        """
+        if self._shard is not None or self.exists():
+            self._open().optimize()
+
     def close(self) -> None:
         if self._shard is not None:
             self._shard.flush()

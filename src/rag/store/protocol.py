@@ -98,6 +98,10 @@ class VectorStore(Protocol):
         """Make every change so far durable (on disk, or acknowledged by the server)."""
         ...
 
+    def optimize(self) -> None:
+        """Build search indexes now (HNSW) rather than paying for unindexed queries later."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -176,6 +176,9 @@ class QdrantServerStore:
     def flush(self) -> None:
         """Upserts already wait for the server to apply them."""
 
+    def optimize(self) -> None:
+        """A Qdrant server optimizes in the background; local mode has no index to build."""
+
     def close(self) -> None:
         self.client.close()
 

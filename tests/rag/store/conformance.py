@@ -208,6 +208,14 @@ class StoreConformance:
         assert store.count() == 0
         assert store.collection in store.list_collections()
 
+    def test_optimize_keeps_every_point_searchable(self, filled: VectorStore) -> None:
+        before = filled.count()
+        filled.optimize()
+        filled.optimize()  # nothing left to do the second time
+        assert filled.count() == before == len(POINTS)
+        nearest = filled.query(StoreQuery(dense=POINTS[0].dense, limit=1))
+        assert nearest[0].id == POINTS[0].id
+
     def test_ensure_collection_is_idempotent(self, filled: VectorStore) -> None:
         filled.ensure_collection(SPEC)
         filled.ensure_collection(SPEC)
