@@ -53,19 +53,10 @@ def windows(corpus: Path, count: int) -> list[tuple[str, str, str]]:
     return out
 
 
-def make_points(corpus: Path, count: int) -> list[Any]:
-    """Our StorePoints, ready to upsert (none of this is timed)."""
-    from rag.config import SparseConfig
-    from rag.embed.sparse import Bm25Encoder
+def to_points(texts: list[tuple[str, str, str]], dense: Any, sparse: list[Any]) -> list[Any]:
+    """StorePoints with the payload an ingest writes, one per (text, file name, file path)."""
     from rag.types import StorePoint
 
-    texts = windows(corpus, count)
-    log(f"{count} text windows, {np.mean([len(t) for t, _, _ in texts]):.0f} chars on average")
-    dense = np.random.default_rng(7).standard_normal((count, DIMS), dtype=np.float32)
-    dense /= np.linalg.norm(dense, axis=1, keepdims=True)
-    started = time.perf_counter()
-    sparse = Bm25Encoder(SparseConfig()).encode_documents([t for t, _, _ in texts])
-    log(f"BM25-encoded them in {time.perf_counter() - started:.1f} s (not timed)")
     chunk_index: dict[str, int] = {}
     points = []
     for i, (text, name, path) in enumerate(texts):
@@ -81,6 +72,21 @@ def make_points(corpus: Path, count: int) -> list[Any]:
         }
         points.append(StorePoint(str(uuid.uuid5(_IDS, str(i))), dense[i], sparse[i], payload))
     return points
+
+
+def make_points(corpus: Path, count: int) -> list[Any]:
+    """Our StorePoints, ready to upsert (none of this is timed)."""
+    from rag.config import SparseConfig
+    from rag.embed.sparse import Bm25Encoder
+
+    texts = windows(corpus, count)
+    log(f"{count} text windows, {np.mean([len(t) for t, _, _ in texts]):.0f} chars on average")
+    dense = np.random.default_rng(7).standard_normal((count, DIMS), dtype=np.float32)
+    dense /= np.linalg.norm(dense, axis=1, keepdims=True)
+    started = time.perf_counter()
+    sparse = Bm25Encoder(SparseConfig()).encode_documents([t for t, _, _ in texts])
+    log(f"BM25-encoded them in {time.perf_counter() - started:.1f} s (not timed)")
+    return to_points(texts, dense, sparse)
 
 
 def timed_upserts(store: Any, points: list[Any], batch: int, label: str) -> float:

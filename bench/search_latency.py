@@ -31,7 +31,6 @@ import gc
 import importlib
 import inspect
 import time
-import uuid
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -40,12 +39,10 @@ from typing import Any
 import numpy as np
 
 from common import batches, bench_settings, describe, log, workdir, write_corpus
-from edge_upsert import windows
+from edge_upsert import to_points, windows
 
 TARGET_P50_MS = 15.0
 TARGET_P99_MS = 40.0
-DATE = "2026-01-15T09:30:00Z"
-_IDS = uuid.UUID("5b0f3c8e-2a41-4c7e-9d1a-0c6f4e8b7a21")
 QUESTION_MODULES = (
     "os",
     "pathlib",
@@ -135,7 +132,6 @@ def make_points(corpus: Path, count: int, real_count: int, embedder: Any) -> lis
     """StorePoints over `count` real text windows (none of this is timed)."""
     from rag.config import SparseConfig
     from rag.embed.sparse import Bm25Encoder
-    from rag.types import StorePoint
 
     texts = windows(corpus, count)
     real_count = min(real_count, count)
@@ -149,21 +145,7 @@ def make_points(corpus: Path, count: int, real_count: int, embedder: Any) -> lis
     started = time.perf_counter()
     sparse = Bm25Encoder(SparseConfig()).encode_documents([t for t, _, _ in texts])
     log(f"BM25-encoded {count} windows in {time.perf_counter() - started:.1f} s")
-    chunk_index: dict[str, int] = {}
-    points = []
-    for i, (text, name, path) in enumerate(texts):
-        index = chunk_index[name] = chunk_index.get(name, -1) + 1
-        payload: dict[str, Any] = {
-            "text": text,
-            "source_document": name,
-            "source_path": path,
-            "chunk_index": index,
-            "date_created": DATE,
-            "page_number": index // 4 + 1,
-            "section_heading": f"{name.removesuffix('.txt')} > part {index // 20 + 1}",
-        }
-        points.append(StorePoint(str(uuid.uuid5(_IDS, str(i))), dense[i], sparse[i], payload))
-    return points
+    return to_points(texts, dense, sparse)
 
 
 def fill(store: Any, points: Sequence[Any], label: str) -> float:
