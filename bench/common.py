@@ -12,6 +12,7 @@ Benchmarks are scripts, not timed tests: run them on an idle machine and read th
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import platform
 import shutil
@@ -78,6 +79,15 @@ def workdir(name: str, keep: bool = False) -> Iterator[Path]:
             log(f"kept {path}")
         else:
             shutil.rmtree(path, ignore_errors=True)
+
+
+def stdlib_modules() -> tuple[str, ...]:
+    """The module list of scripts/stdlib_corpus.py (the one source of that list)."""
+    spec = importlib.util.spec_from_file_location("stdlib_corpus", CORPUS_SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return tuple(module.MODULES)
 
 
 def write_corpus(out: Path, modules: int) -> Path:

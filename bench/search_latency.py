@@ -38,43 +38,21 @@ from typing import Any
 
 import numpy as np
 
-from common import batches, bench_settings, describe, log, workdir, write_corpus
+from common import (
+    batches,
+    bench_settings,
+    describe,
+    log,
+    stdlib_modules,
+    workdir,
+    write_corpus,
+)
 from edge_upsert import to_points, windows
 
 TARGET_P50_MS = 15.0
 TARGET_P99_MS = 40.0
-QUESTION_MODULES = (
-    "os",
-    "pathlib",
-    "json",
-    "re",
-    "datetime",
-    "collections",
-    "itertools",
-    "functools",
-    "typing",
-    "dataclasses",
-    "logging",
-    "subprocess",
-    "argparse",
-    "asyncio",
-    "threading",
-    "random",
-    "statistics",
-    "csv",
-    "sqlite3",
-    "shutil",
-    "tempfile",
-    "textwrap",
-    "string",
-    "urllib.parse",
-    "http.client",
-    "email.message",
-    "zipfile",
-    "tarfile",
-    "hashlib",
-    "socket",
-)
+# The corpus script's list, most used first: questions come from the first 30 modules.
+QUESTION_MODULES = stdlib_modules()[:30]
 
 
 def questions(count: int) -> list[str]:
