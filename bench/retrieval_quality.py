@@ -1,15 +1,18 @@
 """Retrieval quality: nDCG@10, Recall@10 and MRR@10 of sparse, dense and hybrid search.
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/retrieval_quality.py [--modules 36] [--max-docs 400]
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/retrieval_quality.py --set manpages [--max-docs 600]
 
-The labelled set is built from the running interpreter's standard-library docstrings
+The default labelled set is built from the running interpreter's standard-library docstrings
 (bench/labelled_sets.py): the query is a docstring's summary sentence, the one relevant
 document is the signature plus the rest of that docstring. Query types: `summary` (as
 written) and `noname` (the summary without the words of the object's own name, a
-vocabulary-mismatch variant). The documents go through the real pipeline (JSONL loader,
+vocabulary-mismatch variant). `--set manpages` uses this machine's section-1 man pages
+instead (bench/manpage_set.py: NAME summary -> DESCRIPTION), short keyword-like queries.
+The documents go through the real pipeline (JSONL loader,
 chunker, MiniLM embeddings, BM25, Qdrant Edge) into a temp collection; each mode then runs
-every query through `Retriever.search_many` with the configured retrieval settings (RRF,
-k=60, 50 per leg). Scoring is per document: a hit's `source_document` is its record id, a
+every query through `Retriever.search_many` with the configured retrieval settings (DBSF,
+50 per leg). Scoring is per document: a hit's `source_document` is its record id, a
 document counts at its best chunk's rank. Means come with a bootstrap 95% CI over queries
 (1000 resamples, seed 0), as does the paired difference hybrid - best single mode.
 """
@@ -25,7 +28,8 @@ from typing import Any
 import numpy as np
 
 from common import bench_settings, describe, figure, log, rate, workdir
-from labelled_sets import MODULES, QUERY_TYPES, Query, stdlib_docstring_set, write_jsonl
+from labelled_sets import MODULES, Doc, Query, stdlib_docstring_set, write_jsonl
+from manpage_set import manpage_set
 from rag.types import Hit
 
 K = 10
@@ -69,7 +73,8 @@ def main() -> int:
     parser.add_argument(
         "--modules", type=int, default=len(MODULES), help=f"stdlib modules (1-{len(MODULES)})"
     )
-    parser.add_argument("--max-docs", type=int, default=400, help="documents in the set")
+    parser.add_argument("--set", choices=("docstrings", "manpages"), default="docstrings")
+    parser.add_argument("--max-docs", type=int, help="documents in the set (400 / 600)")
     parser.add_argument(
         "--fusion",
         action="append",
@@ -85,15 +90,17 @@ def main() -> int:
     from serving.search_cmd import build_retriever
     from serving.wiring import build_ingestor, build_store
 
-    docs, queries = stdlib_docstring_set(args.modules, args.max_docs)
-    by_kind = {kind: [q for q in queries if q.kind == kind] for kind in QUERY_TYPES}
+    docs, queries = labelled_set(args.set, args.modules, args.max_docs)
+    by_kind: dict[str, list[Query]] = {}
+    for query in queries:
+        by_kind.setdefault(query.kind, []).append(query)
     log(
-        f"set: {len(docs)} documents from {len({d.module for d in docs})} modules; queries "
-        + ", ".join(f"{kind} {len(qs)}" for kind, qs in by_kind.items())
+        f"set {args.set}: {len(docs)} documents from {len({d.module for d in docs})} modules; "
+        "queries " + ", ".join(f"{kind} {len(qs)}" for kind, qs in by_kind.items())
     )
     results: dict[str, dict[str, dict[str, np.ndarray]]] = {}
     with workdir("quality", args.keep) as tmp:
-        corpus = write_jsonl(docs, tmp / "corpus" / "stdlib_docstrings.jsonl").parent
+        corpus = write_jsonl(docs, tmp / "corpus" / f"{args.set}.jsonl").parent
         settings = bench_settings(tmp / "data")
         store = build_store(settings)
         ingestor = build_ingestor(settings, store)
@@ -134,6 +141,13 @@ def main() -> int:
 
     report_results(results, len(docs))
     return 0
+
+
+def labelled_set(name: str, modules: int, max_docs: int | None) -> tuple[list[Doc], list[Query]]:
+    """The documents and queries of one labelled set."""
+    if name == "manpages":
+        return manpage_set(max_docs or 600)
+    return stdlib_docstring_set(modules, max_docs or 400)
 
 
 def variant_retriever(base: Any, spec: str) -> Any:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from llm_router.config import ExtractiveConfig
 from llm_router.grounding import NOT_ENOUGH_INFO, ContextBlock, parse_user_prompt
 from llm_router.tokens import TokenCounter, count_tokens
-from llm_router.types import ChatRequest, Completion, FinishReason, Usage
+from llm_router.types import ChatRequest, Completion, FinishReason, StreamChunk, Usage
 
 _K1, _B = 1.2, 0.75
 _WORD = re.compile(r"[a-z0-9]+")
@@ -76,14 +76,16 @@ class ExtractiveModel:
         return Completion(
             text=text,
             model=self.name,
-            usage=Usage(tokens_in, self._count(text)),
+            usage=Usage(tokens_in, self._count(text), source="counted"),
             latency_ms=(time.perf_counter() - started) * 1000,
             finish_reason=finish,
         )
 
-    def stream(self, request: ChatRequest) -> Iterator[str]:
-        text = self.complete(request).text
-        yield from re.findall(r"\S+\s*", text)
+    def stream(self, request: ChatRequest) -> Iterator[StreamChunk]:
+        completion = self.complete(request)
+        for piece in re.findall(r"\S+\s*", completion.text):
+            yield StreamChunk(piece, self.name)
+        yield StreamChunk("", self.name, completion.finish_reason, completion.usage)
 
     def _fit(self, picked: Sequence[_Sentence], max_tokens: int) -> tuple[str, FinishReason]:
         """Whole cited sentences while they fit in `max_tokens`; a first one that does not fit

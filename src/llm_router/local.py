@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from llm_router.config import LocalConfig
 from llm_router.errors import ProviderError, Unavailable
 from llm_router.tokens import count_tokens
-from llm_router.types import ChatRequest, Completion, FinishReason, Message, Usage
+from llm_router.types import ChatRequest, Completion, FinishReason, Message, StreamChunk, Usage
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -89,12 +89,19 @@ class LocalModel:
             finish_reason=_finish(choice.get("finish_reason")),
         )
 
-    def stream(self, request: ChatRequest) -> Iterator[str]:
+    def stream(self, request: ChatRequest) -> Iterator[StreamChunk]:
+        pieces: list[str] = []
+        finish: object = None
         with self._lock:
             for chunk in self._call(request, stream=True):
-                piece = chunk["choices"][0]["delta"].get("content")
+                choice = chunk["choices"][0]
+                finish = choice.get("finish_reason") or finish
+                piece = choice["delta"].get("content")
                 if piece:
-                    yield piece
+                    pieces.append(piece)
+                    yield StreamChunk(piece, self.name)
+        usage = _usage(None, request, "".join(pieces).strip())
+        yield StreamChunk("", self.name, _finish(finish), usage)
 
     def _call(self, request: ChatRequest, *, stream: bool) -> Any:
         llama = self._load()
@@ -173,7 +180,8 @@ def _usage(reported: Any, request: ChatRequest, text: str) -> Usage:
     """llama.cpp's own token counts; tiktoken's estimate if it reported none."""
     if reported:
         return Usage(int(reported["prompt_tokens"]), int(reported["completion_tokens"]))
-    return Usage(sum(count_tokens(m.content) for m in request.messages), count_tokens(text))
+    tokens_in = sum(count_tokens(m.content) for m in request.messages)
+    return Usage(tokens_in, count_tokens(text), source="counted")
 
 
 def _finish(reason: object) -> FinishReason:

@@ -2,8 +2,8 @@
 
     model: ChatModel = resolve("extractive")
     completion = model.complete(ChatRequest(messages=(Message("user", "hi"),)))
-    for piece in model.stream(request):
-        print(piece, end="")
+    for chunk in model.stream(request):
+        print(chunk.text, end="")
 
 Providers fill `Completion.usage` always: with the counts the engine reports, or counted
 with tiktoken (`llm_router.tokens`) when it reports none.
@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Protocol, runtime_checkable
 
-from llm_router.types import ChatRequest, Completion
+from llm_router.types import ChatRequest, Completion, StreamChunk
 
 
 @runtime_checkable
@@ -30,6 +30,8 @@ class ChatModel(Protocol):
         """The whole answer at once, with token usage and latency."""
         ...
 
-    def stream(self, request: ChatRequest) -> Iterator[str]:
-        """The answer in pieces as they are generated (at temperature 0: `complete`'s text)."""
+    def stream(self, request: ChatRequest) -> Iterator[StreamChunk]:
+        """The answer in pieces as they are generated (at temperature 0: `complete`'s text).
+
+        The last chunk carries `finish_reason` and `usage` (its text may be empty)."""
         ...

@@ -2,6 +2,7 @@
 
     model = resolve("extractive")
     model = resolve("local:/models/qwen2.5-0.5b-instruct-q4_k_m.gguf", LlmConfig())
+    model = resolve("openai:gpt-4o-mini")            # also "vllm:<model or LoRA>", "anthropic:..."
 
 Built-in providers register exactly as any other would:
 
@@ -11,11 +12,12 @@ Built-in providers register exactly as any other would:
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from pathlib import Path
 
 from llm_router.config import LlmConfig
-from llm_router.errors import UnknownProvider
+from llm_router.errors import Unavailable, UnknownProvider
 from llm_router.protocol import ChatModel
 
 # (the part after "provider:", or None; the whole model-layer config) -> a ChatModel
@@ -49,10 +51,14 @@ class Registry:
 
 
 def builtin_registry() -> Registry:
-    """A registry holding ragline's own providers: `local` and `extractive`."""
+    """A registry holding ragline's own providers: `local`, `extractive`, `openai`, `vllm`
+    and `anthropic`."""
     registry = Registry()
     registry.register("local", _local)
     registry.register("extractive", _extractive)
+    registry.register("openai", _openai)
+    registry.register("vllm", _vllm)
+    registry.register("anthropic", _anthropic)
     return registry
 
 
@@ -76,3 +82,32 @@ def _extractive(model: str | None, config: LlmConfig) -> ChatModel:
     if model not in (None, "bm25"):
         raise UnknownProvider(f"extractive has one model, 'bm25'; got {model!r}")
     return ExtractiveModel(config.extractive)
+
+
+def _openai(model: str | None, config: LlmConfig) -> ChatModel:
+    _require("openai", "openai")
+    from llm_router.openai_chat import OpenAIChatModel
+
+    return OpenAIChatModel(config.openai, model)
+
+
+def _vllm(model: str | None, config: LlmConfig) -> ChatModel:
+    _require("openai", "vllm")
+    from llm_router.vllm_chat import VllmChatModel
+
+    return VllmChatModel(config.vllm, model)
+
+
+def _anthropic(model: str | None, config: LlmConfig) -> ChatModel:
+    _require("anthropic", "anthropic")
+    from llm_router.anthropic_chat import AnthropicChatModel
+
+    return AnthropicChatModel(config.anthropic, model)
+
+
+def _require(package: str, provider: str) -> None:
+    if importlib.util.find_spec(package) is None:
+        raise Unavailable(
+            f"the {provider} provider needs the {package} package: pip install 'ragline[llm]' "
+            "(or choose another provider, e.g. llm.provider: extractive)"
+        )

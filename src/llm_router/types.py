@@ -1,20 +1,31 @@
-"""Typed values of a chat exchange: messages, requests, token usage and completions.
+"""Typed values of a chat exchange: messages, requests, token usage, completions, stream chunks.
 
-request = ChatRequest(messages=(Message("user", "Hello"),), max_tokens=64)
-completion = model.complete(request)
-completion.text, completion.usage.tokens_out
+    request = ChatRequest(messages=(Message("user", "Hello"),), max_tokens=64)
+    completion = model.complete(request)
+    completion.text, completion.usage.tokens_out
+    for chunk in model.stream(request):
+        print(chunk.text, end="")          # the last chunk carries finish_reason and usage
+
+They are pydantic dataclasses: frozen, positional or keyword construction, and validated, so
+a bad value (a negative token count, an unknown role) fails where it is made.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+import dataclasses
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import ConfigDict
+from pydantic.dataclasses import dataclass
 
 Role = Literal["system", "user", "assistant"]
 FinishReason = Literal["stop", "length"]
+CacheKind = Literal["exact", "semantic"]
+_CONFIG = ConfigDict(extra="forbid", arbitrary_types_allowed=False)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, config=_CONFIG)
 class Message:
     """One chat message."""
 
@@ -22,12 +33,14 @@ class Message:
     content: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, config=_CONFIG)
 class ChatRequest:
     """What a provider is asked to complete.
 
     `model` names a model when a provider serves several (None: the provider's own);
     `temperature` None means the provider's configured default (0 for `local`).
+    `json_schema` / `regex` constrain the output (vLLM's guided decoding); a provider that
+    cannot honour them raises `BadRequest`.
 
         ChatRequest(messages=(Message("system", rules), Message("user", prompt)), max_tokens=256)
     """
@@ -37,32 +50,65 @@ class ChatRequest:
     max_tokens: int = 512
     temperature: float | None = None
     stop: tuple[str, ...] = ()
+    json_schema: Mapping[str, Any] | None = None
+    regex: str | None = None
 
     def __post_init__(self) -> None:
         if not self.messages:
             raise ValueError("a ChatRequest needs at least one message")
         if self.max_tokens <= 0:
             raise ValueError(f"max_tokens must be positive, got {self.max_tokens}")
+        if self.temperature is not None and not 0 <= self.temperature <= 2:
+            raise ValueError(f"temperature must be in [0, 2], got {self.temperature}")
+        if self.json_schema is not None and self.regex is not None:
+            raise ValueError("give json_schema or regex, not both")
+
+    def with_default_temperature(self, temperature: float | None) -> ChatRequest:
+        """This request, with `temperature` filled in if it names none (a provider's default)."""
+        if self.temperature is not None or temperature is None:
+            return self
+        return dataclasses.replace(self, temperature=temperature)
+
+    @property
+    def system(self) -> str:
+        """The system messages joined (Anthropic takes them apart from the conversation)."""
+        return "\n\n".join(m.content for m in self.messages if m.role == "system")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, config=_CONFIG)
 class Usage:
-    """Tokens read and written by one call, as the provider reports them or as counted."""
+    """Tokens read and written by one call.
+
+    `source` says whether the provider reported the counts or ragline counted them with
+    tiktoken; `cached_in` is the part of `tokens_in` the provider served from its prompt
+    cache (priced at the cached-input rate).
+    """
 
     tokens_in: int
     tokens_out: int
+    cached_in: int = 0
+    source: Literal["provider", "counted"] = "provider"
+
+    def __post_init__(self) -> None:
+        if min(self.tokens_in, self.tokens_out, self.cached_in) < 0:
+            raise ValueError(f"token counts must be >= 0, got {self}")
+        if self.cached_in > self.tokens_in:
+            raise ValueError(f"cached_in {self.cached_in} exceeds tokens_in {self.tokens_in}")
 
     @property
     def total(self) -> int:
         return self.tokens_in + self.tokens_out
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, config=_CONFIG)
 class Completion:
     """A provider's answer to one `ChatRequest`; `usage` is always filled.
 
     `model` is "provider:model" as it ran (e.g. "local:SmolLM2-135M-Instruct.Q4_1");
-    `finish_reason` is "length" when `max_tokens` cut the text short.
+    `finish_reason` is "length" when `max_tokens` cut the text short. The router fills
+    `cost_usd` from the pricing table, `cache` when the answer came from a cache, and
+    `attempts` with the deployments it tried in order. `confidence` (0-1) is the mean token
+    probability where the provider returns log-probabilities, else None.
     """
 
     text: str
@@ -70,3 +116,17 @@ class Completion:
     usage: Usage
     latency_ms: float
     finish_reason: FinishReason = "stop"
+    cost_usd: float = 0.0
+    cache: CacheKind | None = None
+    attempts: tuple[str, ...] = ()
+    confidence: float | None = None
+
+
+@dataclass(frozen=True, slots=True, config=_CONFIG)
+class StreamChunk:
+    """A piece of a streamed answer. The last chunk has `finish_reason` and `usage` set."""
+
+    text: str
+    model: str
+    finish_reason: FinishReason | None = None
+    usage: Usage | None = None

@@ -35,7 +35,7 @@ from llm_router.grounding import (
     format_user_prompt,
 )
 from llm_router.protocol import ChatModel
-from llm_router.types import ChatRequest, Message, Usage
+from llm_router.types import ChatRequest, Completion, Message, Usage
 from rag.types import Hit, JsonValue
 
 SYSTEM_RULES = f"""\
@@ -99,6 +99,8 @@ class Answer:
     usage: Usage
     latency_ms: float
     model: str
+    cost_usd: float = 0.0
+    attempts: tuple[str, ...] = ()  # deployments tried, in order, when a router answered
 
     def to_dict(self) -> dict[str, JsonValue]:
         """A JSON-ready view (for `ragline ask --json` and the API)."""
@@ -110,6 +112,8 @@ class Answer:
             "latency_ms": round(self.latency_ms, 3),
             "tokens_in": self.usage.tokens_in,
             "tokens_out": self.usage.tokens_out,
+            "cost_usd": self.cost_usd,
+            "attempts": list(self.attempts),
         }
 
 
@@ -127,7 +131,7 @@ def answer(
     completion = model.complete(build_request(question, context, config))
     text, citations = verify_citations(completion.text, context)
     if not text or _UNSURE.match(text):
-        return _abstain(completion.model, completion.usage, started)
+        return _abstain(completion.model, completion.usage, started, completion)
     if not citations:
         citations = (_cite(context[0], inferred=True),)
     return Answer(
@@ -137,6 +141,8 @@ def answer(
         usage=completion.usage,
         latency_ms=_since(started),
         model=completion.model,
+        cost_usd=completion.cost_usd,
+        attempts=completion.attempts,
     )
 
 
@@ -231,8 +237,11 @@ def _cite(hit: Hit, inferred: bool, block: ContextBlock | None = None) -> Citati
     )
 
 
-def _abstain(model: str, usage: Usage, started: float) -> Answer:
-    return Answer(NOT_ENOUGH_INFO, (), True, usage, _since(started), model)
+def _abstain(
+    model: str, usage: Usage, started: float, completion: Completion | None = None
+) -> Answer:
+    cost, attempts = (completion.cost_usd, completion.attempts) if completion else (0.0, ())
+    return Answer(NOT_ENOUGH_INFO, (), True, usage, _since(started), model, cost, attempts)
 
 
 def _since(started: float) -> float:

@@ -67,6 +67,16 @@ class EmbeddingConfig(_Strict):
     truncate_dim: int | None = Field(None, gt=0, description="Matryoshka truncation")
     query_prefix: str = ""
     document_prefix: str = ""
+    query_backend: Literal["torch", "onnx"] = Field(
+        "onnx",
+        description="queries (batches up to 8 texts) through ONNX Runtime when it is installed; "
+        "documents always through torch",
+    )
+    onnx_cache: Path | None = Field(
+        None,
+        description="where exported ONNX models are cached; "
+        "null: $XDG_CACHE_HOME/ragline/onnx or ~/.cache/ragline/onnx",
+    )
 
 
 class SparseConfig(_Strict):

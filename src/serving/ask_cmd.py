@@ -2,8 +2,8 @@
 
 The command in `cli.py` stays thin: it builds a retriever from the settings and calls `run_ask`.
 
-    code = run_ask(question, retriever.search, settings.llm, settings.answer, out, err,
-                   provider="extractive", as_json=True)
+    code = run_ask(question, retriever.search, build_chat_router(settings), settings.answer,
+                   out, err, as_json=True)
 """
 
 from __future__ import annotations
@@ -15,10 +15,8 @@ from collections.abc import Callable, Sequence
 from rich.console import Console
 from rich.markup import escape
 
-from llm_router.config import LlmConfig
-from llm_router.errors import ProviderError, Unavailable
+from llm_router.errors import ProviderError
 from llm_router.protocol import ChatModel
-from llm_router.registry import Registry, builtin_registry
 from rag.answer import Answer, AnswerConfig, answer
 from rag.retrieve import Retriever
 from rag.store.protocol import StoreQuery
@@ -27,38 +25,18 @@ from rag.types import Hit
 Retrieve = Callable[[str], Sequence[Hit]]
 
 
-def build_chat_model(
-    config: LlmConfig, provider: str | None = None, registry: Registry | None = None
-) -> tuple[ChatModel, str | None]:
-    """The chat model to answer with, and a note when the fallback replaced it.
-
-    An explicit `provider` is used as given (its errors surface); the configured
-    `llm.provider` falls back to `llm.fallback` when it cannot be set up.
-    """
-    registry = registry or builtin_registry()
-    if provider is not None or config.fallback is None:
-        return registry.resolve(provider or config.provider, config), None
-    try:
-        return registry.resolve(config.provider, config), None
-    except Unavailable as exc:
-        note = f"{config.provider} unavailable ({exc}); answered with {config.fallback}"
-        return registry.resolve(config.fallback, config), note
-
-
 def run_ask(
     question: str,
     retrieve: Retrieve,
-    llm: LlmConfig,
+    model: ChatModel,
     config: AnswerConfig,
     out: Console,
     err: Console,
     *,
-    provider: str | None = None,
     as_json: bool = False,
 ) -> int:
     """Answer `question` and print it; the exit code: 0 answered or abstained, 2 model error."""
     try:
-        model, note = build_chat_model(llm, provider)
         started = time.perf_counter()
         hits = retrieve(question)
         retrieval_ms = (time.perf_counter() - started) * 1000
@@ -66,8 +44,9 @@ def run_ask(
     except ProviderError as exc:
         err.print(f"[bold red]model error:[/] {escape(str(exc))}")
         return 2
-    if note:
-        err.print(f"note: {note}", markup=False)
+    if len(result.attempts) > 1:
+        tried = ", ".join(result.attempts[:-1])
+        err.print(f"note: tried {tried}; answered with {result.model}", markup=False)
     if as_json:
         data = {"question": question, **result.to_dict(), "retrieval_ms": round(retrieval_ms, 3)}
         out.print(json.dumps(data, ensure_ascii=False), markup=False, highlight=False)
@@ -92,7 +71,8 @@ def print_answer(console: Console, result: Answer, retrieval_ms: float) -> None:
         )
     console.print(
         f"\n{result.model} · retrieval {retrieval_ms:.0f} ms · answer {result.latency_ms:.0f} ms"
-        f" · tokens {result.usage.tokens_in} in / {result.usage.tokens_out} out",
+        f" · tokens {result.usage.tokens_in} in / {result.usage.tokens_out} out"
+        f" · ${result.cost_usd:.6f}",
         markup=False,
         highlight=False,
     )

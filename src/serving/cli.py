@@ -146,14 +146,17 @@ def ask(
     ctx: typer.Context,
     question: Annotated[str, typer.Argument(help="the question to answer from the collection")],
     provider: Annotated[
-        str | None, typer.Option(help="chat model: extractive | local | local:/path/model.gguf")
+        str | None,
+        typer.Option(help="ask this model alone, e.g. extractive | local | openai:gpt-4o-mini"),
     ] = None,
     collection: CollectionOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Answer a question from a collection, with verified citations (or abstain)."""
+    from llm_router.errors import ProviderError
     from serving.ask_cmd import relevance_scored, run_ask
     from serving.search_cmd import build_retriever
+    from serving.wiring import build_chat_router
 
     settings = _settings(ctx)
     retriever = build_retriever(settings, settings.retrieval, collection)
@@ -161,18 +164,58 @@ def ask(
         err.print(f"collection {retriever.store.collection!r} does not exist; ingest into it first")
         raise typer.Exit(2)
     try:
+        router = build_chat_router(settings, provider)
         code = run_ask(
             question,
             lambda q: relevance_scored(retriever, q),
-            settings.llm,
+            router,
             settings.answer,
             out,
             err,
-            provider=provider,
             as_json=as_json,
         )
+        router.close()
+    except ProviderError as exc:
+        err.print(f"[bold red]model error:[/] {exc}")
+        code = 2
     finally:
         retriever.store.close()
+    raise typer.Exit(code)
+
+
+@app.command()
+def chat(
+    ctx: typer.Context,
+    prompt: Annotated[str, typer.Argument(help="what to ask the model")],
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model", "-m", help="provider:model, e.g. openai:gpt-4o-mini (default: llm)"
+        ),
+    ] = None,
+    system: Annotated[str | None, typer.Option(help="a system prompt")] = None,
+    max_tokens: Annotated[int, typer.Option(min=1, help="answer length limit")] = 512,
+    stream: Annotated[bool, typer.Option("--stream", help="print the answer as it comes")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Send one prompt through the LLM router; prints the answer, tokens, cost and cache."""
+    from llm_router.errors import ProviderError
+    from serving.chat_cmd import run_chat
+    from serving.wiring import build_chat_router
+
+    settings = _settings(ctx)
+    try:
+        router = build_chat_router(settings, model)
+    except ProviderError as exc:
+        err.print(f"[bold red]model error:[/] {exc}")
+        raise typer.Exit(2) from None
+    try:
+        code = run_chat(
+            router, prompt, out, err,
+            system=system, max_tokens=max_tokens, stream=stream, as_json=as_json,
+        )  # fmt: skip
+    finally:
+        router.close()
     raise typer.Exit(code)
 
 

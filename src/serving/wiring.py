@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rag.config import StoreConfig
 from rag.embed.sentence_transformers import SentenceTransformerEmbedder
 from rag.embed.sparse import Bm25Encoder
 from rag.ingest import Ingestor, IngestSettings, Manifest, Progress
 from rag.store.protocol import VectorStore
 from serving.settings import Settings
+
+if TYPE_CHECKING:
+    from llm_router.router import Router
 
 
 def build_store(settings: Settings, collection: str | None = None) -> VectorStore:
@@ -58,4 +63,24 @@ def build_ingestor(
         store,
         build_manifest(settings, store.collection),
         progress,
+    )
+
+
+def build_chat_router(settings: Settings, model: str | None = None) -> Router:
+    """The router over `settings.llm`; `model` ("provider:model") asks that model alone.
+
+    Cost events go to `<data_dir>/costs.jsonl` (mltrack's ledger replaces it later).
+    """
+    from llm_router.build import build_router
+    from llm_router.costs import JsonlSink
+
+    llm = settings.llm
+    if model is not None:
+        llm = llm.model_copy(update={"provider": model, "policy": "fixed", "fallbacks": ()})
+    embedder = build_embedder(settings) if llm.semantic_cache.enabled else None
+    return build_router(
+        llm,
+        data_dir=settings.data_dir,
+        sink=JsonlSink(settings.data_dir / "costs.jsonl"),
+        embedder=embedder,
     )

@@ -66,9 +66,12 @@ class ChatModelConformance:
         assert model.complete(REQUEST).text == completion.text
 
     def test_stream_gives_the_same_text(self, model: ChatModel, completion: Completion) -> None:
-        pieces = list(model.stream(REQUEST))
-        assert len(pieces) > 1
-        assert "".join(pieces).strip() == completion.text
+        chunks = list(model.stream(REQUEST))
+        assert len(chunks) > 2
+        assert "".join(c.text for c in chunks).strip() == completion.text
+        assert all(c.usage is None and c.finish_reason is None for c in chunks[:-1])
+        assert chunks[-1].finish_reason == completion.finish_reason
+        assert chunks[-1].usage is not None and chunks[-1].usage.tokens_out > 0
 
     def test_max_tokens_cuts_the_answer(self, model: ChatModel) -> None:
         short = ChatRequest(messages=REQUEST.messages, max_tokens=4)

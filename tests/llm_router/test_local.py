@@ -32,7 +32,7 @@ def test_usage_is_counted_when_the_engine_reports_none() -> None:
     reported = {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}
     assert _usage(reported, REQUEST, "hello world") == Usage(7, 3)
     tokens_in = sum(count_tokens(m.content) for m in REQUEST.messages)
-    assert _usage(None, REQUEST, "hello world") == Usage(tokens_in, 2)
+    assert _usage(None, REQUEST, "hello world") == Usage(tokens_in, 2, source="counted")
 
 
 @needs_llama

@@ -17,6 +17,7 @@ from llm_router import (
     ProviderError,
     RateLimited,
     Registry,
+    StreamChunk,
     Timeout,
     Unavailable,
     UnknownProvider,
@@ -44,12 +45,13 @@ class EchoModel:
         text = request.messages[-1].content + self.suffix
         return Completion(text, self.name, Usage(1, 1), 0.1)
 
-    def stream(self, request: ChatRequest) -> Iterator[str]:
-        yield self.complete(request).text
+    def stream(self, request: ChatRequest) -> Iterator[StreamChunk]:
+        done = self.complete(request)
+        yield StreamChunk(done.text, self.name, "stop", done.usage)
 
 
 def test_builtin_providers_resolve_by_name() -> None:
-    assert builtin_registry().names() == ["extractive", "local"]
+    assert builtin_registry().names() == ["anthropic", "extractive", "local", "openai", "vllm"]
     model = resolve("extractive")
     assert isinstance(model, ExtractiveModel)
     assert isinstance(model, ChatModel)
@@ -64,7 +66,8 @@ def test_config_reaches_the_provider() -> None:
 
 
 def test_unknown_names_say_what_is_known() -> None:
-    with pytest.raises(UnknownProvider, match=r"'opnai'.*known: extractive, local"):
+    known = "known: anthropic, extractive, local, openai, vllm"
+    with pytest.raises(UnknownProvider, match=rf"'opnai'.*{known}"):
         resolve("opnai:gpt-4o")
     with pytest.raises(UnknownProvider, match="'bm25'"):
         resolve("extractive:tfidf")

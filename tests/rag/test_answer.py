@@ -11,7 +11,7 @@ import pytest
 
 from llm_router.extractive import ExtractiveModel
 from llm_router.grounding import NOT_ENOUGH_INFO
-from llm_router.types import ChatRequest, Completion, Usage
+from llm_router.types import ChatRequest, Completion, StreamChunk, Usage
 from rag.answer import (
     SYSTEM_RULES,
     Answer,
@@ -75,7 +75,7 @@ class CountingModel:
         self.requests.append(request)
         return self.inner.complete(request)
 
-    def stream(self, request: ChatRequest) -> Iterator[str]:
+    def stream(self, request: ChatRequest) -> Iterator[StreamChunk]:
         self.requests.append(request)
         return self.inner.stream(request)
 
@@ -93,8 +93,8 @@ class FixedModel:
     def complete(self, request: ChatRequest) -> Completion:
         return Completion(self.text, self.name, Usage(100, 20), 5.0)
 
-    def stream(self, request: ChatRequest) -> Iterator[str]:
-        yield self.text
+    def stream(self, request: ChatRequest) -> Iterator[StreamChunk]:
+        yield StreamChunk(self.text, self.name, "stop", Usage(100, 20))
 
 
 def render(request: ChatRequest) -> str:

@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from llm_router.build import build_router
 from llm_router.config import LlmConfig
-from llm_router.errors import UnknownProvider
+from llm_router.router import Router
 from rag.answer import AnswerConfig
 from rag.types import Hit
-from serving.ask_cmd import build_chat_model, run_ask
+from serving.ask_cmd import run_ask
 
 pytestmark = pytest.mark.unit
 
@@ -36,50 +37,49 @@ def consoles() -> tuple[Console, io.StringIO, Console, io.StringIO]:
     return Console(file=out, width=200), out, Console(file=err, width=200), err
 
 
-def test_prints_answer_citations_latency_and_tokens() -> None:
+def router(tmp_path: Path, provider: str = "extractive", *fallbacks: str) -> Router:
+    config = LlmConfig(provider=provider, fallbacks=fallbacks, cache={"enabled": False})
+    return build_router(config, data_dir=tmp_path)
+
+
+def test_prints_answer_citations_latency_tokens_and_cost(tmp_path: Path) -> None:
     out, text, err, _ = consoles()
     code = run_ask(
-        "How do I install ragline?",
-        lambda q: HITS,
-        LlmConfig(),
-        AnswerConfig(),
-        out,
-        err,
-        provider="extractive",
+        "How do I install ragline?", lambda q: HITS, router(tmp_path), AnswerConfig(), out, err
     )
     lines = text.getvalue().splitlines()
     assert code == 0
     assert lines[0] == "To install ragline, run pip install ragline. [Source: guide.md, page 3]"
     assert "  [1] guide.md, page 3 · Install  chunk c1  score 0.800" in lines
     assert lines[-1].startswith("extractive:bm25 · retrieval ")
-    assert " in / " in lines[-1]
+    assert " in / " in lines[-1] and lines[-1].endswith("$0.000000")
 
 
-def test_json_is_one_object() -> None:
+def test_json_is_one_object(tmp_path: Path) -> None:
     out, text, err, _ = consoles()
-    run_ask("What is ragline?", lambda q: [], LlmConfig(), AnswerConfig(), out, err,
-            provider="extractive", as_json=True)  # fmt: skip
+    run_ask("What is ragline?", lambda q: [], router(tmp_path), AnswerConfig(), out, err,
+            as_json=True)  # fmt: skip
     data = json.loads(text.getvalue())
     assert data["abstained"] is True and data["citations"] == []
     assert data["question"] == "What is ragline?" and data["tokens_in"] == 0
+    assert data["cost_usd"] == 0.0
 
 
-def test_configured_provider_falls_back_when_unavailable(tmp_path: Path) -> None:
-    config = LlmConfig(provider=f"local:{tmp_path / 'missing.gguf'}", fallback="extractive")
-    model, note = build_chat_model(config)
-    assert model.name == "extractive:bm25"
-    assert note is not None and "missing.gguf not found" in note
-    out, _, err, errors = consoles()
-    assert (
-        run_ask("How do I install ragline?", lambda q: HITS, config, AnswerConfig(), out, err) == 0
-    )
-    assert "answered with extractive" in errors.getvalue()
-
-
-def test_an_explicit_provider_does_not_fall_back(tmp_path: Path) -> None:
-    out, _, err, errors = consoles()
+def test_a_failing_provider_falls_back_and_says_so(tmp_path: Path) -> None:
     missing = f"local:{tmp_path / 'missing.gguf'}"
-    code = run_ask("q?", lambda q: HITS, LlmConfig(), AnswerConfig(), out, err, provider=missing)
-    assert code == 2 and "llm.local.model_path" in errors.getvalue()
-    with pytest.raises(UnknownProvider):
-        build_chat_model(LlmConfig(provider="nope"))
+    out, text, err, errors = consoles()
+    model = router(tmp_path, missing, "extractive")
+    assert (
+        run_ask("How do I install ragline?", lambda q: HITS, model, AnswerConfig(), out, err) == 0
+    )
+    assert f"tried {missing}:Unavailable; answered with extractive:bm25" in errors.getvalue()
+    assert text.getvalue().startswith("To install ragline")
+
+
+def test_without_fallbacks_a_failing_provider_is_a_model_error(tmp_path: Path) -> None:
+    out, _, err, errors = consoles()
+    model = router(tmp_path, f"local:{tmp_path / 'missing.gguf'}")
+    assert run_ask("q?", lambda q: HITS, model, AnswerConfig(), out, err) == 2
+    assert "llm.local.model_path" in errors.getvalue()
+    assert run_ask("q?", lambda q: HITS, router(tmp_path, "nope"), AnswerConfig(), out, err) == 2
+    assert "unknown provider 'nope'" in errors.getvalue()

@@ -21,7 +21,8 @@ def test_hybrid_order_with_cosine_scores(tmp_path: Path, embedder: Embedder) -> 
 
     ingest_once(tmp_path, embedder, write_corpus(tmp_path / "corpus"))
     store = QdrantEdgeStore(tmp_path / "qdrant", "test")
-    hybrid = Retriever(store, embedder, Bm25Encoder(SparseConfig()), RetrievalConfig())
+    rrf = RetrievalConfig(fusion="rrf")  # fused scores that are plainly not cosines
+    hybrid = Retriever(store, embedder, Bm25Encoder(SparseConfig()), rrf)
     dense = Retriever(store, embedder, Bm25Encoder(SparseConfig()), RetrievalConfig(mode="dense"))
     question = "Why does bread dough rise?"
 

