@@ -4,10 +4,11 @@
 
 Corpus: the repo's docs/ plus the pydoc text of the first --modules stdlib modules, ingested
 with the default settings into a temp data dir (not timed). Then what the CLI's `ask` builds:
-`build_retriever(settings, settings.retrieval)`, and per question `run_ask(question,
-lambda q: relevance_scored(retriever, q), settings.llm, settings.answer, out, err,
-provider="extractive")`, printing into a string buffer. After --warm-up questions, each of
---questions questions (first lines of stdlib docstrings) is timed end to end (model resolve,
+`build_retriever(settings, settings.retrieval)`, `build_chat_router(settings, "extractive")`
+(the LLM router, its exact cache included: each timed question is new to it), and per
+question `run_ask(question, lambda q: relevance_scored(retriever, q), router,
+settings.answer, out, err)`, printing into a string buffer. After --warm-up questions, each of
+--questions questions (first lines of stdlib docstrings) is timed end to end (routing,
 retrieval with relevance scoring, answer, printing), and, interleaved with it question by
 question (so drifting machine load hits every row alike), the parts on their own:
 the hybrid search, a dense search of the prefetch depth, `relevance_scored` (since commit
@@ -65,10 +66,11 @@ def main() -> int:
 
     from rich.console import Console
 
+    from llm_router.registry import resolve
     from rag.answer import answer
-    from serving.ask_cmd import build_chat_model, relevance_scored, run_ask
+    from serving.ask_cmd import relevance_scored, run_ask
     from serving.search_cmd import build_retriever
-    from serving.wiring import build_ingestor, build_store
+    from serving.wiring import build_chat_router, build_ingestor, build_store
 
     qs = questions(args.warm_up + args.questions)
     warm, timed_qs = qs[: args.warm_up], qs[args.warm_up :]
@@ -83,6 +85,7 @@ def main() -> int:
         log(f"ingested {report.chunks_written} chunks in {report.seconds:.1f} s (not timed)")
 
         retriever = build_retriever(settings, settings.retrieval)
+        router = build_chat_router(settings, "extractive")
         sink = io.StringIO()
         out = Console(file=sink, highlight=False, soft_wrap=True)
         err = Console(file=sink, highlight=False, soft_wrap=True)
@@ -91,16 +94,15 @@ def main() -> int:
             code = run_ask(
                 q,
                 lambda text: relevance_scored(retriever, text),
-                settings.llm,
+                router,
                 settings.answer,
                 out,
                 err,
-                provider="extractive",
             )
             if code != 0:
                 raise SystemExit(f"run_ask exited {code} for {q!r}: {sink.getvalue()[-500:]}")
 
-        model, _ = build_chat_model(settings.llm, "extractive")
+        model = resolve("extractive", settings.llm)
         embedder, config = retriever.embedder, retriever.config
         hits = {q: relevance_scored(retriever, q) for q in qs}
         abstained = sum(not answer(q, hits[q], model, settings.answer).citations for q in timed_qs)
@@ -117,9 +119,6 @@ def main() -> int:
             "answer() with the extractive model": lambda q: answer(
                 q, hits[q], model, settings.answer
             ),
-            "build_chat_model('extractive')": lambda q: build_chat_model(
-                settings.llm, "extractive"
-            ),
         }
         # Every step runs on each question in turn, so a drift in machine load hits all alike.
         for fn in steps.values():
@@ -135,6 +134,7 @@ def main() -> int:
             for q in timed_qs
         )
         retriever.store.close()
+        router.close()
 
     print()
     print(f"{'step (ms per question)':<44} {'p50':>8} {'p95':>8} {'p99':>8}")

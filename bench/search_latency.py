@@ -13,8 +13,9 @@ index (timed and reported), as a deployment would after indexing.
 
 Queries: first lines of stdlib docstrings (real questions about the corpus). After --warm-up
 queries, each query is timed end to end through `Retriever` (hybrid, top_k 10, prefetch 50,
-RRF): the MiniLM query embedding and BM25 query encoding (`store_queries`), then the store
-query. Baselines, same points, embedder and queries, query embedding included in both:
+the default fusion, DBSF): the MiniLM query embedding (ONNX Runtime by default, torch where it
+is unavailable) and BM25 query encoding (`store_queries`), then the store query.
+Baselines, same points, embedder and queries, query embedding included in both:
 qdrant-client's local mode (`QdrantServerStore(url=":memory:")`, brute-force Python, same
 hybrid query) on the first --local-points points, and LlamaIndex's default `VectorStoreIndex`
 (in-memory `SimpleVectorStore`, dense only: it has no sparse leg) on the first --llama-points
@@ -285,9 +286,9 @@ def main() -> int:
         )
 
     rows = [
-        row("Qdrant Edge, hybrid RRF (HNSW)", len(points), *edge_side),
+        row(f"Qdrant Edge, hybrid {config.fusion} (HNSW)", len(points), *edge_side),
         row("  same, torch.set_num_threads(1)", len(points), *edge_1t),
-        row("qdrant-client local, hybrid RRF", local_n, *local_side),
+        row(f"qdrant-client local, hybrid {config.fusion}", local_n, *local_side),
         row(f"LlamaIndex {llama_version} default, dense", llama_n, *llama_side),
     ]
     print()

@@ -12,6 +12,7 @@ and its token usage, and turns SDK exceptions into `llm_router.errors`.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from typing import NotRequired, TypedDict
 import httpx2
 import openai
 from openai.types.chat import ChatCompletionMessageParam
+from openai.types.chat.chat_completion import ChoiceLogprobs
 from openai.types.chat.completion_create_params import ResponseFormat
 from openai.types.completion_usage import CompletionUsage
 
@@ -50,6 +52,8 @@ class _Params(TypedDict):
     stop: NotRequired[list[str]]
     response_format: NotRequired[ResponseFormat]
     extra_body: NotRequired[Mapping[str, object]]
+    logprobs: NotRequired[bool]
+    top_logprobs: NotRequired[int]
 
 
 # What a server needs to honour a request's json_schema / regex; raises BadRequest if it cannot.
@@ -112,6 +116,7 @@ class OpenAIWire:
             usage=usage_of(response.usage, request, text),
             latency_ms=(time.perf_counter() - started) * 1000,
             finish_reason=finish_of(choice.finish_reason),
+            confidence=confidence_of(choice.logprobs),
         )
 
     def stream(self, request: ChatRequest, model: str) -> Iterator[StreamChunk]:
@@ -159,6 +164,8 @@ class OpenAIWire:
             params["response_format"] = guidance.response_format
         if guidance.extra_body is not None:
             params["extra_body"] = guidance.extra_body
+        if request.logprobs:  # llama.cpp's server sends them only with top_logprobs set
+            params["logprobs"], params["top_logprobs"] = True, 1
         return params
 
     def _name(self, model: str) -> str:
@@ -193,6 +200,14 @@ def usage_of(reported: CompletionUsage | None, request: ChatRequest, text: str) 
     cached = (details.cached_tokens or 0) if details is not None else 0
     tokens_in = reported.prompt_tokens
     return Usage(tokens_in, reported.completion_tokens, min(cached, tokens_in))
+
+
+def confidence_of(logprobs: ChoiceLogprobs | None) -> float | None:
+    """The mean token probability, exp(mean log-probability), of an answer (None if absent)."""
+    tokens = (logprobs.content or []) if logprobs is not None else []
+    if not tokens:
+        return None
+    return math.exp(sum(t.logprob for t in tokens) / len(tokens))
 
 
 def finish_of(reason: str | None) -> FinishReason:

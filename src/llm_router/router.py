@@ -34,7 +34,13 @@ from llm_router.budgets import Budgets
 from llm_router.cache import ExactCache, cache_key, cacheable
 from llm_router.config import LlmConfig
 from llm_router.costs import CostSink, MemorySink, llm_event
-from llm_router.errors import BudgetExceeded, ProviderError, Unavailable, retryable
+from llm_router.errors import (
+    BudgetExceeded,
+    ProviderError,
+    Unavailable,
+    UnknownProvider,
+    retryable,
+)
 from llm_router.policies import (
     Deployment,
     ab_order,
@@ -119,6 +125,24 @@ class Router:
         names = {d.model for d in chosen}
         return chosen + [Deployment(model=m) for m in config.fallbacks if m not in names]
 
+    def warm_up(self) -> dict[str, str]:
+        """Resolve every configured deployment now and load the weights of those that have
+        any (`local`'s GGUF). A name no provider knows (a typo) raises `UnknownProvider`;
+        other failures are returned by deployment (requests will fall back past them)."""
+        names = [self.config.provider, *(d.model for d in self.config.deployments)]
+        problems: dict[str, str] = {}
+        for name in dict.fromkeys([*names, *self.config.fallbacks]):
+            try:
+                model = self._open(Deployment(model=name))
+                load = getattr(model, "warm_up", None)
+                if callable(load):
+                    load()
+            except UnknownProvider:
+                raise
+            except ProviderError as exc:
+                problems[name] = f"{type(exc).__name__}: {exc}"
+        return problems
+
     def complete(
         self, request: ChatRequest, *, key: str | None = None, request_id: str | None = None
     ) -> Completion:
@@ -132,9 +156,10 @@ class Router:
         attempts: list[str] = []
         spent = Decimal(0)
         last: Completion | None = None
+        asked = self._with_logprobs(request)
         for position, deployment in enumerate(chain):
             try:
-                completion = self._call(deployment, request, key, request_id, attempts)
+                completion = self._call(deployment, asked, key, request_id, attempts)
             except ProviderError as exc:
                 errors.append(exc)
                 continue
@@ -322,6 +347,12 @@ class Router:
             validate=self.parts.validate,
             abstain_phrases=cascade.abstain_phrases,
         )
+
+    def _with_logprobs(self, request: ChatRequest) -> ChatRequest:
+        """The cascade judges confidence from token log-probabilities: ask for them."""
+        if self.config.policy != "cascade" or self.config.cascade.min_confidence is None:
+            return request
+        return dataclasses.replace(request, logprobs=True)
 
     def _cached(
         self, model: str, request: ChatRequest, key: str | None, request_id: str

@@ -40,7 +40,8 @@ class ChatRequest:
     `model` names a model when a provider serves several (None: the provider's own);
     `temperature` None means the provider's configured default (0 for `local`).
     `json_schema` / `regex` constrain the output (vLLM's guided decoding); a provider that
-    cannot honour them raises `BadRequest`.
+    cannot honour them raises `BadRequest`. `logprobs` asks OpenAI-format servers for token
+    log-probabilities, from which `Completion.confidence` is computed (others ignore it).
 
         ChatRequest(messages=(Message("system", rules), Message("user", prompt)), max_tokens=256)
     """
@@ -52,6 +53,7 @@ class ChatRequest:
     stop: tuple[str, ...] = ()
     json_schema: Mapping[str, Any] | None = None
     regex: str | None = None
+    logprobs: bool = False  # ask for token log-probabilities: Completion.confidence
 
     def __post_init__(self) -> None:
         if not self.messages:

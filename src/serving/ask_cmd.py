@@ -19,6 +19,7 @@ from llm_router.errors import ProviderError
 from llm_router.protocol import ChatModel
 from rag.answer import Answer, AnswerConfig, answer
 from rag.retrieve import Retriever
+from rag.store.filters import Filter
 from rag.store.protocol import StoreQuery
 from rag.types import Hit
 
@@ -78,20 +79,23 @@ def print_answer(console: Console, result: Answer, retrieval_ms: float) -> None:
     )
 
 
-def relevance_scored(retriever: Retriever, question: str) -> list[Hit]:
-    """Hits in retrieval order, scored by dense cosine: a relevance that thresholds can use.
+def relevance_scored(
+    retriever: Retriever, question: str, where: Filter | None = None, k: int | None = None
+) -> list[Hit]:
+    """Hits in retrieval order (filtered by `where`, `k` of them), scored by dense cosine: a
+    relevance that thresholds can use.
 
     Fused (RRF/DBSF) and BM25 scores say nothing about how relevant the best hit is, so the
     abstention threshold reads the cosine of each hit from a dense search with the same query
     vector (embedded once); a hit the dense leg did not return gets the lowest cosine it did.
     """
-    [query] = retriever.store_queries([question])
-    if query is None:
+    [found] = retriever.store_queries([question], where, top_k=k)
+    if found is None:
         return []
-    hits = retriever.store.query(query)
-    if retriever.config.mode == "dense" or query.dense is None:
+    hits = retriever.store.query(found)
+    if retriever.config.mode == "dense" or found.dense is None:
         return hits
-    dense = retriever.store.query(StoreQuery(dense=query.dense, limit=query.prefetch_limit))
-    cosine = {h.id: h.score for h in dense}
+    dense = StoreQuery(dense=found.dense, limit=found.prefetch_limit, filter=where)
+    cosine = {h.id: h.score for h in retriever.store.query(dense)}
     floor = min(cosine.values(), default=0.0)
     return [Hit(h.id, cosine.get(h.id, floor), h.payload) for h in hits]

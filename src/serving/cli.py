@@ -219,6 +219,48 @@ def chat(
     raise typer.Exit(code)
 
 
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="address to bind (default: serve.host)")] = None,
+    port: Annotated[
+        int | None, typer.Option(min=0, max=65535, help="default: serve.port; 0 picks a free one")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="processes (default: serve.workers)")
+    ] = None,
+) -> None:
+    """Run the HTTP API: /v1 chat, query, search, ingest; /health, /ready, /metrics."""
+    from serving.serve_cmd import run_server
+
+    settings = _settings(ctx)
+    bind = settings.serve
+    try:
+        run_server(
+            settings,
+            host or bind.host,
+            bind.port if port is None else port,
+            workers or bind.workers,
+            ctx.obj,
+        )
+    except ConfigError as exc:
+        err.print(f"refused: {exc}", markup=False)
+        raise typer.Exit(2) from None
+
+
+@app.command("hash-key")
+def hash_key(
+    name: Annotated[str, typer.Option(help="the key's name (logs, limits, A/B)")] = "client",
+    new: Annotated[bool, typer.Option("--new", help="make a strong key and show it once")] = False,
+) -> None:
+    """Print the serve.api_keys line for a key read from stdin (or a new one, with --new)."""
+    import sys
+
+    from serving.serve_cmd import hash_key as run_hash_key
+
+    raise typer.Exit(run_hash_key(name, new, sys.stdin, sys.stdout, sys.stderr))
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -27,6 +27,7 @@ from rag.config import ChunkingConfig, EmbeddingConfig, IngestConfig, SparseConf
 from rag.rerank import RerankConfig
 from rag.retrieve import RetrievalConfig
 from serving.errors import ConfigError
+from serving.serve_config import ServeConfig
 
 ENV_PREFIX = "RAGLINE_"
 # RAGLINE_* variables that are not settings keys.
@@ -52,6 +53,7 @@ class Settings(BaseSettings):
     rerank: RerankConfig = RerankConfig()
     llm: LlmConfig = LlmConfig()
     answer: AnswerConfig = AnswerConfig()
+    serve: ServeConfig = ServeConfig()
 
     @classmethod
     def settings_customise_sources(
@@ -85,7 +87,7 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     sources = [f for f in (default_file(), config_file) if f is not None]
     merged: dict[str, Any] = {}
     for source in sources:
-        merged = _deep_merge(merged, _read_yaml(source))
+        merged = deep_merge(merged, _read_yaml(source))
     _check_env(os.environ)
     token = _YAML.set(merged)
     try:
@@ -120,11 +122,12 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def _deep_merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+def deep_merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    """`base` with `top` layered over it, nested mappings merged key by key."""
     out = dict(base)
     for key, value in top.items():
         if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = _deep_merge(out[key], value)
+            out[key] = deep_merge(out[key], value)
         else:
             out[key] = value
     return out

@@ -258,6 +258,13 @@ class TestOpenAIConformance(ChatModelConformance):
 
 @pytest.mark.integration
 class TestAgainstLlamaServer:
+    def test_logprobs_give_a_confidence(self, server_model: OpenAIChatModel) -> None:
+        asked = ChatRequest(messages=REQUEST.messages, max_tokens=6, logprobs=True)
+        confidence = server_model.complete(asked).confidence
+        assert confidence is not None and 0.0 < confidence <= 1.0
+        plain = ChatRequest(messages=REQUEST.messages, max_tokens=6)
+        assert server_model.complete(plain).confidence is None
+
     def test_stream_ends_with_counted_usage_and_the_finish_reason(
         self, server_model: OpenAIChatModel
     ) -> None:

@@ -53,9 +53,12 @@ Step = str | ProviderError
 class ScriptModel:
     """Answers call i with script[i] (the last entry repeats): a text, or an error to raise."""
 
-    def __init__(self, name: str, script: list[Step], usage: Usage | None = None) -> None:
+    def __init__(
+        self, name: str, script: list[Step], usage: Usage | None = None, confidence: float = 0.9
+    ) -> None:
         self._name, self.script, self.calls = name, script, 0
         self.usage = usage or Usage(1000, 100)
+        self.confidence = confidence  # reported when a request asks for logprobs
         self._lock = threading.Lock()
 
     @property
@@ -71,7 +74,8 @@ class ScriptModel:
         return step
 
     def complete(self, request: ChatRequest) -> Completion:
-        return Completion(self._next(), self.name, self.usage, 1.0)
+        confidence = self.confidence if request.logprobs else None
+        return Completion(self._next(), self.name, self.usage, 1.0, confidence=confidence)
 
     def stream(self, request: ChatRequest) -> Iterator[StreamChunk]:
         text = self._next()
@@ -279,6 +283,20 @@ def test_cascade_escalates_an_abstention_to_the_larger_model_and_sums_the_cost()
     assert len(sink.events) == 2 and router.stats.escalations == 1
 
 
+def test_cascade_escalates_a_low_confidence_answer_when_asked_to_judge_it() -> None:
+    small = ScriptModel("small", ["maybe 41"], confidence=0.3)
+    large = ScriptModel("large", ["42"], confidence=0.95)
+    deployments = (Deployment(model="script:small"), Deployment(model="script:large", quality=1))
+    judged = llm(policy="cascade", deployments=deployments, cascade={"min_confidence": 0.5})
+    router, _, _ = make_router({"small": small, "large": large}, judged)
+    done = router.complete(REQUEST)
+    assert done.text == "42" and done.confidence == 0.95
+    assert done.attempts == ("script:small", "script:small:low_confidence", "script:large")
+    unjudged = llm(policy="cascade", deployments=deployments)  # no threshold: no logprobs
+    router, _, _ = make_router({"small": small, "large": large}, unjudged)
+    assert router.complete(REQUEST).text == "maybe 41" and router.stats.escalations == 0
+
+
 def test_cascade_keeps_a_confident_small_answer() -> None:
     small = ScriptModel("small", ["42"])
     large = ScriptModel("large", ["42 but dearer"])
@@ -355,3 +373,22 @@ def test_retry_config_is_honoured_per_deployment() -> None:
     router, _, sleeps = make_router({"small": small}, llm(retry=RetryConfig(attempts=5)))
     router.complete(REQUEST)
     assert small.calls == 5 and len(sleeps) == 4
+
+
+def test_warm_up_resolves_every_deployment_and_loads_weights() -> None:
+    loaded: list[str] = []
+
+    class Heavy(ScriptModel):
+        def warm_up(self) -> None:
+            loaded.append(self.name)
+
+    small, large = Heavy("small", ["a"]), Heavy("large", ["b"])
+    config = llm(fallbacks=("script:large", "extractive"))
+    router, _, _ = make_router({"small": small, "large": large}, config)
+    assert router.warm_up() == {} and small.calls == 0
+    assert loaded == ["script:small", "script:large"]
+    broken, _, _ = make_router({}, llm(f"local:{Path('/nonexistent/model.gguf')}"))
+    assert "Unavailable" in broken.warm_up()["local:/nonexistent/model.gguf"]
+    typo, _, _ = make_router({}, llm("nope:model"))
+    with pytest.raises(ProviderError, match="unknown provider 'nope'"):
+        typo.warm_up()
