@@ -63,6 +63,8 @@ def run_server(
     """Checks the bind, then runs uvicorn until it is stopped (SIGINT / SIGTERM)."""
     import uvicorn
 
+    from serving.api.nodelay import NoDelayHTTPProtocol
+
     check_bind(host, settings)
     if config_file is not None:
         # Workers rebuild the settings from the environment (see the module docstring).
@@ -80,6 +82,7 @@ def run_server(
         log_config=log_config(),
         access_log=False,  # the app writes its own access lines (serving.api.logs)
         server_header=False,
+        http=NoDelayHTTPProtocol,
     )
 
 
