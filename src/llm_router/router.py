@@ -172,7 +172,7 @@ class Router:
             self.stats.escalations += 1
         if last is None:
             raise _first_error(errors, chain)
-        if len(attempts) > 1:
+        if errors:  # a deployment failed and a later one answered
             self.stats.fallbacks += 1
         result = dataclasses.replace(last, cost_usd=float(spent), attempts=tuple(attempts))
         self._fill_caches(chain[0].model, request, result)

@@ -158,6 +158,7 @@ def test_a_failing_primary_falls_back_in_order_and_loses_nothing() -> None:
     assert done.text == "from large" and done.model == "script:large"
     assert done.attempts == ("script:small:ServerError", "script:large")
     assert small.calls == 3  # retried up to llm.retry.attempts before falling back
+    assert router.stats.fallbacks == 1
 
 
 def test_bad_requests_are_not_retried_and_do_not_open_the_circuit() -> None:
@@ -281,6 +282,7 @@ def test_cascade_escalates_an_abstention_to_the_larger_model_and_sums_the_cost()
     assert done.attempts == ("script:small", "script:small:abstained", "script:large")
     assert Decimal(str(done.cost_usd)) == sum(e.usd for e in sink.events) == router.cost_of("c1")
     assert len(sink.events) == 2 and router.stats.escalations == 1
+    assert router.stats.fallbacks == 0  # an escalation is not a failure
 
 
 def test_cascade_escalates_a_low_confidence_answer_when_asked_to_judge_it() -> None:
