@@ -1,0 +1,75 @@
+"""Write the benchmarks' labelled sets as BEIR folders, so eval suites can load them.
+
+    .venv/bin/python bench/export_beir.py OUT_DIR [--set docstrings|manpages|both] [--max-docs N]
+
+`docstrings` is bench/labelled_sets.py (stdlib docstrings, query kinds `summary` and `noname`),
+`manpages` is bench/manpage_set.py (section-1 man pages, kind `manpage`). Each goes to
+OUT_DIR/<set>/ as corpus.jsonl ({"_id", "title": "", "text", "module"}), queries.jsonl
+({"_id", "text", "kind"}) and qrels/test.tsv (grade 1 for the one relevant document), which
+`evals.datasets.load_beir` reads back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from labelled_sets import Doc, Query, stdlib_docstring_set
+from manpage_set import manpage_set
+
+SETS = ("docstrings", "manpages")
+
+
+def export_beir(docs: Sequence[Doc], queries: Sequence[Query], folder: Path) -> tuple[int, int]:
+    """Write one set as a BEIR folder; returns (documents, queries) written."""
+    (folder / "qrels").mkdir(parents=True, exist_ok=True)
+    _write_jsonl(
+        folder / "corpus.jsonl",
+        ({"_id": d.doc_id, "title": "", "text": d.text, "module": d.module} for d in docs),
+    )
+    _write_jsonl(
+        folder / "queries.jsonl",
+        ({"_id": q.query_id, "text": q.text, "kind": q.kind} for q in queries),
+    )
+    with (folder / "qrels" / "test.tsv").open("w", encoding="utf-8", newline="\n") as out:
+        out.write("query-id\tcorpus-id\tscore\n")
+        for q in queries:
+            out.write(f"{q.query_id}\t{q.relevant}\t1\n")
+    return len(docs), len(queries)
+
+
+def _write_jsonl(path: Path, records: Iterable[dict[str, str]]) -> None:
+    with path.open("w", encoding="utf-8", newline="\n") as out:
+        for record in records:
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def load_set(name: str, max_docs: int | None = None) -> tuple[list[Doc], list[Query]]:
+    """The named labelled set, with each module's default cap unless `max_docs` is given."""
+    if name == "docstrings":
+        return (
+            stdlib_docstring_set() if max_docs is None else stdlib_docstring_set(max_docs=max_docs)
+        )
+    return manpage_set() if max_docs is None else manpage_set(max_docs=max_docs)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out_dir", type=Path)
+    parser.add_argument("--set", choices=(*SETS, "both"), default="both")
+    parser.add_argument("--max-docs", type=int, default=None, help="cap per set")
+    args = parser.parse_args(argv)
+    for name in SETS if args.set == "both" else (args.set,):
+        docs, queries = load_set(name, args.max_docs)
+        folder = args.out_dir / name
+        n_docs, n_queries = export_beir(docs, queries, folder)
+        kinds: dict[str, int] = {}
+        for q in queries:
+            kinds[q.kind] = kinds.get(q.kind, 0) + 1
+        print(f"{folder}: {n_docs} documents, {n_queries} queries {kinds}, {n_queries} qrels")
+
+
+if __name__ == "__main__":
+    main()
