@@ -248,6 +248,30 @@ def serve(
         raise typer.Exit(2) from None
 
 
+@app.command("eval")
+def eval_suite(
+    ctx: typer.Context,
+    suite: Annotated[Path, typer.Argument(help="suite file, e.g. configs/evals/manpages.yaml")],
+    baseline: Annotated[
+        Path | None, typer.Option(help="an earlier run folder (its report.json) to compare with")
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="report folder (default data_dir/eval_runs/RUN)")
+    ] = None,
+) -> None:
+    """Run an evaluation suite: metrics with 95% CIs, gates, report.md and report.json."""
+    from serving.eval_cmd import EvalUsageError, eval_exit_code, print_summary, run_eval
+
+    settings = _settings(ctx)
+    try:
+        run = run_eval(suite, settings, err, baseline_dir=baseline, out_dir=out_dir)
+    except EvalUsageError as exc:
+        err.print(f"eval refused: {exc}", markup=False)
+        raise typer.Exit(2) from None
+    print_summary(run, out)
+    raise typer.Exit(eval_exit_code(run.report))
+
+
 @app.command("hash-key")
 def hash_key(
     name: Annotated[str, typer.Option(help="the key's name (logs, limits, A/B)")] = "client",

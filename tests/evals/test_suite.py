@@ -1,0 +1,95 @@
+"""Suite files: parsing, config errors with key paths, and gates (unmeasured fails)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from evals.result import Aggregate
+from evals.suite import Gate, SuiteConfig, SuiteError, evaluate_gates, known_metrics, load_suite
+
+pytestmark = pytest.mark.unit
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_load_suite_resolves_the_dataset_next_to_the_file(tmp_path: Path) -> None:
+    suite = load_suite(
+        write(
+            tmp_path / "s.yaml",
+            "name: demo\ndataset: {path: ../data/set}\nsystem: {retrieval: {mode: dense}}\n"
+            "gates: [{metric: ndcg@10, min: 0.8}]\n",
+        )
+    )
+    assert suite.dataset.path == (tmp_path.parent / "data" / "set").resolve()
+    assert suite.collection_name == "eval-demo" and suite.depth == 100
+    assert suite.system == {"retrieval": {"mode": "dense"}}
+    assert suite.metrics == ("ndcg@10", "recall@10", "mrr@10", "map")
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("gates: [{metric: hit@5, min: 1}]", "gates.0.metric: 'hit@5' is not computed"),
+        ("metrics: [ndcg@5]", "metrics.0: 'ndcg@5' needs cut-off 5; add 5 to ks"),
+        ("metrics: [bleu]", "unknown metric 'bleu'"),
+        ("gates: [{metric: map}]", "gates.0: gate on 'map' has no bound"),
+        ("gates: [{metric: map, min: 0.9, max: 0.1}]", "min 0.9 is above max 0.1"),
+        ("colection: x", "colection: unknown key"),
+        ("ks: [0]", "ks: give one or more positive cut-offs"),
+        ("bootstrap: {resamples: 0}", "bootstrap.resamples"),
+    ],
+)
+def test_config_errors_name_the_file_and_key(tmp_path: Path, body: str, expected: str) -> None:
+    path = write(tmp_path / "s.yaml", f"name: demo\ndataset: {{path: x}}\n{body}\n")
+    with pytest.raises(SuiteError) as info:
+        load_suite(path)
+    assert str(info.value).startswith(f"{path}: ") and expected in str(info.value)
+
+
+def test_unreadable_and_non_mapping_files(tmp_path: Path) -> None:
+    with pytest.raises(SuiteError, match="cannot read the suite file"):
+        load_suite(tmp_path / "nope.yaml")
+    with pytest.raises(SuiteError, match="YAML mapping"):
+        load_suite(write(tmp_path / "list.yaml", "- a\n"))
+    with pytest.raises(SuiteError, match="name: use letters"):
+        load_suite(write(tmp_path / "n.yaml", "name: a/b\ndataset: {path: x}\n"))
+
+
+def test_known_metrics_follow_the_cut_offs() -> None:
+    assert known_metrics((1, 3)) >= {"map", "mrr", "hit@1", "ndcg@3", "precision@3"}
+    assert "ndcg@10" not in known_metrics((1, 3))
+
+
+def test_gates_pass_fail_and_never_pass_unmeasured() -> None:
+    aggregates = {
+        "ndcg@10": Aggregate("ndcg@10", 0.9, 10, 0),
+        "map": Aggregate("map", 0.5, 10, 0),
+        "recall@10": Aggregate("recall@10", None, 0, 10),
+    }
+    gates = [
+        Gate(metric="ndcg@10", min=0.85),
+        Gate(metric="map", min=0.6),
+        Gate(metric="ndcg@10", max=0.8),
+        Gate(metric="recall@10", min=0.0),
+        Gate(metric="mrr@10", min=0.0),
+        Gate(metric="map", min=0.5, max=0.5),  # bounds are inclusive
+    ]
+    results = evaluate_gates(aggregates, gates)
+    assert [r.passed for r in results] == [True, False, False, False, False, True]
+    assert results[0].reason == ""
+    assert results[1].reason == "map = 0.5000 is below min 0.6"
+    assert results[2].reason == "ndcg@10 = 0.9000 is above max 0.8"
+    assert "could not be measured on any item" in results[3].reason and results[3].value is None
+    assert results[4].reason == "mrr@10 was not computed in this run"
+
+
+def test_suite_config_is_frozen() -> None:
+    suite = SuiteConfig.model_validate({"name": "d", "dataset": {"path": "x"}, "ks": [10, 1, 10]})
+    assert suite.ks == (1, 10)
+    with pytest.raises(ValueError):
+        suite.name = "other"  # type: ignore[misc]
