@@ -152,6 +152,9 @@ def _ingest(settings: Settings, suite: SuiteConfig, beir: BeirSet, console: Cons
         store.close()
 
 
+_KEYS = ("source_document",)
+
+
 def _retrieve(
     settings: Settings, suite: SuiteConfig, beir: BeirSet, console: Console
 ) -> dict[str, list[str]]:
@@ -166,7 +169,12 @@ def _retrieve(
             task = bar.add_task("queries", total=len(beir.queries))
             for start in range(0, len(beir.queries), BATCH):
                 batch = beir.queries[start : start + BATCH]
-                hits = retriever.search_many([q.text for q in batch], top_k=suite.depth)
+                queries = retriever.store_queries([q.text for q in batch], top_k=suite.depth)
+                # scoring needs only each hit's document, not its ~1 KB of text
+                hits = [
+                    retriever.store.query(replace(q, payload_keys=_KEYS)) if q else []
+                    for q in queries
+                ]
                 for query, ranked in zip(batch, hits, strict=True):
                     docs = (str(h.payload.get("source_document", h.id)) for h in ranked)
                     run[query.query_id] = first_occurrences(docs)

@@ -138,8 +138,15 @@ class QdrantEdgeStore:
         if not legs:
             raise ValueError("a query needs a dense vector, a sparse vector or both")
         limit = query.limit + TIE_MARGIN
+        payload: Any = (
+            True
+            if query.payload_keys is None
+            else qe.PayloadSelector.Include([*query.payload_keys])
+        )
         if len(legs) == 1:
-            request = qe.QueryRequest(limit=limit, query=legs[0], filter=native, with_payload=True)
+            request = qe.QueryRequest(
+                limit=limit, query=legs[0], filter=native, with_payload=payload
+            )
         else:
             prefetches = [
                 qe.Prefetch(limit=query.prefetch_limit, query=leg, filter=native) for leg in legs
@@ -151,7 +158,11 @@ class QdrantEdgeStore:
                 else qe.Fusion.Rrf(k=query.rrf_k, weights=weights)
             )
             request = qe.QueryRequest(
-                limit=limit, prefetches=prefetches, query=fusion, filter=native, with_payload=True
+                limit=limit,
+                prefetches=prefetches,
+                query=fusion,
+                filter=native,
+                with_payload=payload,
             )
         scored = self._open().query(request)
         hits = [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in scored]

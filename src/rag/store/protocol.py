@@ -53,6 +53,9 @@ class StoreQuery:
     # (dense, sparse) for weighted RRF. A weight divides the rank, so at k=60 it moves
     # little; lower rrf_k for weights to dominate.
     weights: tuple[float, float] | None = None
+    # Payload keys to return with each hit; None: the whole payload (text included). Evals
+    # that only score documents ask for ("source_document",) and skip ~1 KB of text per hit.
+    payload_keys: tuple[str, ...] | None = None
 
 
 @runtime_checkable

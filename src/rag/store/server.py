@@ -143,12 +143,13 @@ class QdrantServerStore:
         if not legs:
             raise ValueError("a query needs a dense vector, a sparse vector or both")
         limit = query.limit + TIE_MARGIN
+        payload: Any = True if query.payload_keys is None else list(query.payload_keys)
         with self._collection_required():
             if len(legs) == 1:
                 vector, using = legs[0]
                 response = self.client.query_points(
                     self._collection, query=vector, using=using, query_filter=native,
-                    limit=limit, with_payload=True,
+                    limit=limit, with_payload=payload,
                 )  # fmt: skip
             else:
                 prefetch = [
@@ -162,7 +163,7 @@ class QdrantServerStore:
                 )
                 response = self.client.query_points(
                     self._collection, prefetch=prefetch, query=fusion, query_filter=native,
-                    limit=limit, with_payload=True,
+                    limit=limit, with_payload=payload,
                 )  # fmt: skip
         hits = [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in response.points]
         return rank(hits)[: query.limit]

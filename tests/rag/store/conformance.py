@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -359,6 +360,17 @@ class StoreConformance:
         hits = loaded.query(query)
         assert {h.id for h in hits} == ids_of(1, 4)
         assert in_order(hits)
+
+    @pytest.mark.parametrize("fusion", FUSIONS)
+    def test_payload_keys_select_what_comes_back(self, loaded: VectorStore, fusion: Fusion) -> None:
+        whole = StoreQuery(dense=VECTORS[1], sparse=self._hybrid_sparse(), limit=3, fusion=fusion)
+        picked = loaded.query(replace(whole, payload_keys=("source_document",)))
+        full = loaded.query(whole)
+        assert [h.id for h in picked] == [h.id for h in full]
+        assert all(set(h.payload) == {"source_document"} for h in picked)
+        assert all("text" in h.payload for h in full)
+        dense_only = loaded.query(StoreQuery(dense=VECTORS[1], limit=2, payload_keys=()))
+        assert dense_only and all(h.payload == {} for h in dense_only)
 
     def test_rrf_scores_are_reciprocal_ranks(self, loaded: VectorStore) -> None:
         hits = loaded.query(StoreQuery(dense=VECTORS[1], sparse=self._hybrid_sparse(), limit=6))
