@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import NotRequired, TypedDict
 
 import anthropic
@@ -22,15 +22,8 @@ import httpx2
 from anthropic.types import MessageParam, RawMessageStreamEvent
 
 from llm_router.config import AnthropicConfig
-from llm_router.errors import BadRequest, ServerError
-from llm_router.http_errors import (
-    Endpoint,
-    error_detail,
-    require_key,
-    status_error,
-    timed_out,
-    unreachable,
-)
+from llm_router.errors import BadRequest
+from llm_router.http_errors import Endpoint, require_key, translate_sdk_errors
 from llm_router.tokens import count_tokens
 from llm_router.types import ChatRequest, Completion, FinishReason, Message, StreamChunk, Usage
 
@@ -210,19 +203,6 @@ def _finish(stop_reason: str | None) -> FinishReason:
     return "length" if stop_reason in ("max_tokens", "model_context_window_exceeded") else "stop"
 
 
-@contextmanager
-def _translate_errors(endpoint: Endpoint) -> Iterator[None]:
+def _translate_errors(endpoint: Endpoint) -> AbstractContextManager[None]:
     """Re-raise the anthropic SDK's exceptions as `llm_router.errors` (529 -> ServerError)."""
-    try:
-        yield
-    except anthropic.APITimeoutError as exc:  # a subclass of APIConnectionError: first
-        raise timed_out(endpoint) from exc
-    except anthropic.APIConnectionError as exc:
-        raise unreachable(endpoint, exc) from exc
-    except anthropic.APIStatusError as exc:
-        detail = error_detail(exc.body, exc.message)
-        raise status_error(endpoint, exc.status_code, detail, exc.response.headers) from exc
-    except anthropic.APIError as exc:  # an answer the SDK could not read
-        raise ServerError(
-            f"anthropic at {endpoint.base_url} sent an unreadable answer ({exc}); retry"
-        ) from exc
+    return translate_sdk_errors(endpoint, anthropic)

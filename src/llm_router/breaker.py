@@ -40,7 +40,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from llm_router.strict import Strict
 
 if TYPE_CHECKING:
     import redis
@@ -48,11 +50,7 @@ if TYPE_CHECKING:
 BreakerStateName = Literal["closed", "open", "half_open"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class BreakerConfig(_Strict):
+class BreakerConfig(Strict):
     """When a deployment's circuit opens, and for how long.
 
     BreakerConfig()                                      # 5 failures in 30 s: rest 15 s

@@ -24,9 +24,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 from typing import TYPE_CHECKING, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from llm_router.errors import BudgetExceeded
+from llm_router.strict import Strict
 
 if TYPE_CHECKING:
     import redis
@@ -37,11 +38,7 @@ _GRACE_S = 3600.0
 _FEMTO = 10**15
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class BudgetConfig(_Strict):
+class BudgetConfig(Strict):
     """Caps in USD; None: no cap. Days and months are UTC calendar periods.
 
     BudgetConfig(monthly_usd=Decimal("500"), per_key_daily_usd=Decimal("5"))

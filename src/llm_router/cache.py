@@ -28,8 +28,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 
+from llm_router.strict import Strict
 from llm_router.types import ChatRequest, Completion, Message
 
 if TYPE_CHECKING:
@@ -41,11 +42,7 @@ _COMPLETION = TypeAdapter(Completion)
 _KEY_VERSION = 1  # bump when the key's recipe changes, so old entries are simply never found
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class CacheConfig(_Strict):
+class CacheConfig(Strict):
     """Settings of the exact response cache.
 
     CacheConfig(backend="redis", redis_url="redis://cache:6379/0", ttl_s=3600)

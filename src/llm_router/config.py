@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from llm_router.breaker import BreakerConfig
 from llm_router.budgets import BudgetConfig
@@ -21,13 +21,10 @@ from llm_router.policies import Deployment
 from llm_router.ratelimit import RateLimitConfig
 from llm_router.retry import RetryConfig
 from llm_router.semantic_cache import SemanticCacheConfig
+from llm_router.strict import Strict
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class LocalConfig(_Strict):
+class LocalConfig(Strict):
     """The `local` provider: a GGUF model run in-process by llama.cpp (CPU by default)."""
 
     model_path: Path | None = Field(
@@ -42,7 +39,7 @@ class LocalConfig(_Strict):
     seed: int = 0
 
 
-class ExtractiveConfig(_Strict):
+class ExtractiveConfig(Strict):
     """The `extractive` provider: answers with the context sentences closest to the question."""
 
     max_sentences: int = Field(3, ge=1, le=20)
@@ -55,7 +52,7 @@ class ExtractiveConfig(_Strict):
     min_words: int = Field(4, ge=1, description="shorter sentences (headings, labels) are skipped")
 
 
-class OpenAIConfig(_Strict):
+class OpenAIConfig(Strict):
     """The `openai` provider: the official SDK against api.openai.com or any compatible URL."""
 
     base_url: str | None = Field(None, description="null: the SDK's default (api.openai.com)")
@@ -67,7 +64,7 @@ class OpenAIConfig(_Strict):
     )
 
 
-class VllmConfig(_Strict):
+class VllmConfig(Strict):
     """The `vllm` provider: a vLLM (or any OpenAI-compatible) server; LoRA adapters by name."""
 
     base_url: str = "http://127.0.0.1:8000/v1"
@@ -79,7 +76,7 @@ class VllmConfig(_Strict):
     )
 
 
-class AnthropicConfig(_Strict):
+class AnthropicConfig(Strict):
     """The `anthropic` provider: the official SDK (Messages API)."""
 
     base_url: str | None = None
@@ -91,7 +88,7 @@ class AnthropicConfig(_Strict):
     )
 
 
-class CascadeConfig(_Strict):
+class CascadeConfig(Strict):
     """When the cascade policy escalates from a smaller deployment to the next larger one."""
 
     min_confidence: float | None = Field(
@@ -100,7 +97,7 @@ class CascadeConfig(_Strict):
     abstain_phrases: tuple[str, ...] = ("I don't have enough information",)
 
 
-class LlmConfig(_Strict):
+class LlmConfig(Strict):
     """Which chat models answer, and how the router treats them.
 
     `provider` is "name" or "name:model" (e.g. "openai:gpt-4o-mini", "local:/path/model.gguf");

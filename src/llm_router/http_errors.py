@@ -21,9 +21,11 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from types import ModuleType
 
 from llm_router.errors import (
     AuthError,
@@ -147,3 +149,24 @@ def _number(value: str | None) -> float | None:
     except ValueError:
         return None
     return max(0.0, number) if math.isfinite(number) else None
+
+
+@contextmanager
+def translate_sdk_errors(
+    endpoint: Endpoint, sdk: ModuleType, hint: str = "retry"
+) -> Iterator[None]:
+    """Re-raise an official SDK's exceptions (`openai` or `anthropic`: the same class tree)
+    as `llm_router.errors`, naming what to fix; `hint` ends the unreadable-answer message."""
+    try:
+        yield
+    except sdk.APITimeoutError as exc:  # a subclass of APIConnectionError: catch it first
+        raise timed_out(endpoint) from exc
+    except sdk.APIConnectionError as exc:
+        raise unreachable(endpoint, exc) from exc
+    except sdk.APIStatusError as exc:
+        detail = error_detail(exc.body, exc.message)
+        raise status_error(endpoint, exc.status_code, detail, exc.response.headers) from exc
+    except sdk.APIError as exc:  # an answer the SDK could not read
+        raise ServerError(
+            f"{endpoint.provider} at {endpoint.base_url} sent an unreadable answer ({exc}); {hint}"
+        ) from exc

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import NotRequired, TypedDict
 
@@ -27,7 +27,7 @@ from openai.types.chat.completion_create_params import ResponseFormat
 from openai.types.completion_usage import CompletionUsage
 
 from llm_router.errors import BadRequest, ServerError
-from llm_router.http_errors import Endpoint, error_detail, status_error, timed_out, unreachable
+from llm_router.http_errors import Endpoint, translate_sdk_errors
 from llm_router.tokens import count_tokens
 from llm_router.types import ChatRequest, Completion, FinishReason, Message, StreamChunk, Usage
 
@@ -172,23 +172,10 @@ class OpenAIWire:
         return f"{self.endpoint.provider}:{model}"
 
 
-@contextmanager
-def translate_errors(endpoint: Endpoint) -> Iterator[None]:
+def translate_errors(endpoint: Endpoint) -> AbstractContextManager[None]:
     """Re-raise the openai SDK's exceptions as `llm_router.errors`, naming what to fix."""
-    try:
-        yield
-    except openai.APITimeoutError as exc:  # a subclass of APIConnectionError: catch it first
-        raise timed_out(endpoint) from exc
-    except openai.APIConnectionError as exc:
-        raise unreachable(endpoint, exc) from exc
-    except openai.APIStatusError as exc:
-        detail = error_detail(exc.body, exc.message)
-        raise status_error(endpoint, exc.status_code, detail, exc.response.headers) from exc
-    except openai.APIError as exc:  # an answer the SDK could not read
-        raise ServerError(
-            f"{endpoint.provider} at {endpoint.base_url} sent an unreadable answer ({exc}); "
-            "retry, or check that the server speaks the OpenAI chat API"
-        ) from exc
+    hint = "retry, or check that the server speaks the OpenAI chat API"
+    return translate_sdk_errors(endpoint, openai, hint)
 
 
 def usage_of(reported: CompletionUsage | None, request: ChatRequest, text: str) -> Usage:

@@ -18,16 +18,13 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
+from llm_router.strict import Strict
 from llm_router.types import Completion
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Deployment(_Strict):
+class Deployment(Strict):
     """A model the router may send to: "provider:model", its tier, A/B weight and quality rank.
 
     Deployment(model="anthropic:claude-3-5-haiku-latest", tier="cheap", weight=3, quality=1)

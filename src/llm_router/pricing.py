@@ -19,16 +19,13 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
+from llm_router.strict import Strict
 from llm_router.types import Usage
 
 _PER_MILLION = Decimal(1_000_000)
 _PATTERN_CHARS = frozenset("*?[")
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class UnpricedModel(KeyError):
@@ -43,7 +40,7 @@ class UnpricedModel(KeyError):
         return self.message
 
 
-class Price(_Strict):
+class Price(Strict):
     """List price of one model in USD per 1M tokens; `cached_input` None: same as `input`.
 
     Price(input=Decimal("0.15"), output=Decimal("0.60"), cached_input=Decimal("0.075"))
@@ -73,7 +70,7 @@ class Price(_Strict):
             return (total + usage.tokens_out * self.output) / _PER_MILLION
 
 
-class _PriceFile(_Strict):
+class _PriceFile(Strict):
     models: dict[str, Price]
 
     @field_validator("models")

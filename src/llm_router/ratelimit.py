@@ -18,9 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from llm_router.errors import BadRequest, RateLimited
+from llm_router.strict import Strict
 
 if TYPE_CHECKING:
     import redis
@@ -32,11 +33,7 @@ _WINDOW_S = 60.0
 _KEY_TTL_MS = int(_WINDOW_S * 1000) + 1000
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class RateLimitConfig(_Strict):
+class RateLimitConfig(Strict):
     """Allowance per key per minute; None: unlimited.
 
     RateLimitConfig(requests_per_minute=600, tokens_per_minute=200_000)

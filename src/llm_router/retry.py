@@ -27,9 +27,10 @@ from collections.abc import Callable
 from concurrent.futures import Future, wait
 from typing import TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from llm_router.errors import ProviderError, RateLimited, Timeout, retryable
+from llm_router.strict import Strict
 
 T = TypeVar("T")
 
@@ -37,11 +38,7 @@ T = TypeVar("T")
 _MAX_EXPONENT = 60
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class RetryConfig(_Strict):
+class RetryConfig(Strict):
     """How often, and how patiently, one deployment is retried.
 
     RetryConfig()                                   # 3 tries, 0.25 s then 0.5 s (jittered)

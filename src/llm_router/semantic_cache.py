@@ -47,9 +47,10 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import qdrant_edge as qe
 from numpy.typing import NDArray
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 
 from llm_router.cache import normalise_text
+from llm_router.strict import Strict
 from llm_router.types import ChatRequest, Completion
 
 log = logging.getLogger(__name__)
@@ -58,10 +59,6 @@ _COMPLETION = TypeAdapter(Completion)
 _VECTOR = "prompt"
 _SCOPE_VERSION = 1
 _CANDIDATES = 4  # the nearest entry may fail the key-fact check while the next one passes
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class TextEmbedder(Protocol):
@@ -75,7 +72,7 @@ class TextEmbedder(Protocol):
     ) -> NDArray[np.float32]: ...
 
 
-class SemanticCacheConfig(_Strict):
+class SemanticCacheConfig(Strict):
     """Settings of the semantic cache (off by default: it trades some risk for cost).
 
     SemanticCacheConfig(enabled=True, path=None, threshold=0.97)   # in memory, stricter

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rag.config import StoreConfig
+from rag.embed.protocol import Embedder, SparseEncoder
 from rag.embed.sentence_transformers import SentenceTransformerEmbedder
 from rag.embed.sparse import Bm25Encoder
 from rag.ingest import Ingestor, IngestSettings, Manifest, Progress
@@ -46,9 +47,18 @@ def build_embedder(settings: Settings) -> SentenceTransformerEmbedder:
 
 
 def build_ingestor(
-    settings: Settings, store: VectorStore, progress: Progress | None = None
+    settings: Settings,
+    store: VectorStore,
+    progress: Progress | None = None,
+    *,
+    embedder: Embedder | None = None,
+    sparse: SparseEncoder | None = None,
 ) -> Ingestor:
-    """An ingestor writing into `store`, with the manifest of that store and collection."""
+    """An ingestor writing into `store`, with the manifest of that store and collection.
+
+    A long-lived process (the API) passes the `embedder` and `sparse` encoder it already
+    loaded, so an ingest job never loads a second copy of the model.
+    """
     ingest_settings = IngestSettings(
         ingest=settings.ingest,
         chunking=settings.chunking,
@@ -58,8 +68,8 @@ def build_ingestor(
     )
     return Ingestor(
         ingest_settings,
-        build_embedder(settings),
-        Bm25Encoder(settings.sparse),
+        embedder or build_embedder(settings),
+        sparse or Bm25Encoder(settings.sparse),
         store,
         build_manifest(settings, store.collection),
         progress,

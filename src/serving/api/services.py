@@ -36,7 +36,7 @@ from llm_router.router import Router
 from rag.embed.sentence_transformers import SentenceTransformerEmbedder
 from rag.embed.sparse import Bm25Encoder
 from rag.errors import RagError
-from rag.ingest import Ingestor, IngestReport, IngestSettings, Progress
+from rag.ingest import IngestReport, Progress
 from rag.rerank import Reranker, make_reranker
 from rag.retrieve import Mode, Retriever
 from rag.store.protocol import CollectionSpec, VectorStore
@@ -45,7 +45,7 @@ from serving.api.jobs import IngestJobs
 from serving.errors import ConfigError
 from serving.serve_config import Arm
 from serving.settings import Settings, deep_merge
-from serving.wiring import build_embedder, build_manifest, build_store
+from serving.wiring import build_embedder, build_ingestor, build_store
 
 if TYPE_CHECKING:
     from serving.api.traffic import Traffic
@@ -333,22 +333,18 @@ class Services:
 
     def ingest(self, collection: str, paths: Sequence[Path], progress: Progress) -> IngestReport:
         """Ingest `paths` into `collection` with the shared embedder and store (a job's work)."""
-        settings = self.settings
         store = self._shared.writable_store(collection)
-        ingest_settings = IngestSettings(
-            ingest=settings.ingest,
-            chunking=settings.chunking,
-            embedding=settings.embedding,
-            sparse=settings.sparse,
-            upsert_batch=settings.store.upsert_batch,
+        ingestor = build_ingestor(  # SQLite manifest: made in the job's thread
+            self.settings,
+            store,
+            progress,
+            embedder=self._shared.embedder,
+            sparse=self._shared.sparse,
         )
-        manifest = build_manifest(settings, collection)  # SQLite: made in the job's thread
-        embedder, sparse = self._shared.embedder, self._shared.sparse
-        ingestor = Ingestor(ingest_settings, embedder, sparse, store, manifest, progress)
         try:
             return ingestor.run(list(paths))
         finally:
-            manifest.close()
+            ingestor.manifest.close()
 
     def close(self) -> None:
         """Stop ingest jobs (within serve.shutdown_grace_s), then close routers and stores."""
