@@ -16,7 +16,8 @@ RUN python -m venv /opt/venv \
     # torch first, pinned, CPU build: an unpinned torch pulls a multi-GB CUDA build
     && /opt/venv/bin/pip install --no-cache-dir torch==2.13.0 \
         --index-url https://download.pytorch.org/whl/cpu \
-    && /opt/venv/bin/pip install --no-cache-dir ".[all]"
+    # a portable llama.cpp build: the image runs on CPUs other than the builder's
+    && CMAKE_ARGS="-DGGML_NATIVE=OFF" /opt/venv/bin/pip install --no-cache-dir ".[all]"
 
 FROM python:3.11-slim
 RUN useradd --create-home --uid 10001 ragline \

@@ -10,6 +10,12 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export MLFLOW_DISABLE_TELEMETRY := true
 export RAGAS_DO_NOT_TRACK := true
+# llama-cpp-python compiles llama.cpp from source. A native build (-march=native) uses every
+# instruction the CPU reports, AMX included, and on VMs that report AMX without granting it the
+# model crashes (SIGILL / SIGSEGV) on its first multi-token prompt. A portable AVX2 build runs
+# everywhere; set CMAKE_ARGS yourself for a tuned one.
+CMAKE_ARGS ?= -DGGML_NATIVE=OFF
+export CMAKE_ARGS
 
 .PHONY: setup run test lint bench clean
 

@@ -7,11 +7,17 @@
 OUT_DIR/<set>/ as corpus.jsonl ({"_id", "title": "", "text", "module"}), queries.jsonl
 ({"_id", "text", "kind"}) and qrels/test.tsv (grade 1 for the one relevant document), which
 `evals.datasets.load_beir` reads back.
+
+`--golden N` also writes OUT_DIR/manpages/golden.jsonl, a QA set for
+`configs/evals/manpages-qa.yaml`: N man pages (the smallest SHA-256 of their names) asked as
+"Which command is this: <its NAME summary>?", gold answer the command's name, gold source
+its page; plus the questions in UNANSWERABLE, which no man page answers (should_abstain).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -40,7 +46,42 @@ def export_beir(docs: Sequence[Doc], queries: Sequence[Query], folder: Path) -> 
     return len(docs), len(queries)
 
 
-def _write_jsonl(path: Path, records: Iterable[dict[str, str]]) -> None:
+UNANSWERABLE = (
+    "What is the boiling point of water on the summit of Mount Everest?",
+    "Who painted the ceiling of the Sistine Chapel?",
+    "How many players are on a rugby union team?",
+    "What year did the Berlin Wall fall?",
+    "Which planet has the most moons?",
+    "What is the capital city of Australia?",
+    "How long should I boil an egg for a runny yolk?",
+    "Who wrote the novel Pride and Prejudice?",
+    "What is the speed of sound in sea water?",
+    "Which ocean is the deepest?",
+)
+
+
+def export_golden(queries: Sequence[Query], folder: Path, n: int) -> int:
+    """Write golden.jsonl: `n` man-page questions and the unanswerable ones; returns items."""
+    picked = sorted(queries, key=lambda q: hashlib.sha256(q.relevant.encode()).hexdigest())[:n]
+    records: list[dict[str, object]] = [
+        {
+            "id": q.query_id,
+            "question": f"Which command is this: {q.text.rstrip('.')}?",
+            "answers": [q.relevant],
+            "sources": [q.relevant],
+            "tags": ["manpage"],
+        }
+        for q in picked
+    ]
+    records += [
+        {"id": f"none:{i}", "question": text, "should_abstain": True, "tags": ["unanswerable"]}
+        for i, text in enumerate(UNANSWERABLE)
+    ]
+    _write_jsonl(folder / "golden.jsonl", records)
+    return len(records)
+
+
+def _write_jsonl(path: Path, records: Iterable[dict[str, object]]) -> None:
     with path.open("w", encoding="utf-8", newline="\n") as out:
         for record in records:
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
@@ -60,6 +101,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--set", choices=(*SETS, "both"), default="both")
     parser.add_argument("--max-docs", type=int, default=None, help="cap per set")
+    parser.add_argument("--golden", type=int, default=0, help="man-page QA items to write")
     args = parser.parse_args(argv)
     for name in SETS if args.set == "both" else (args.set,):
         docs, queries = load_set(name, args.max_docs)
@@ -69,6 +111,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         for q in queries:
             kinds[q.kind] = kinds.get(q.kind, 0) + 1
         print(f"{folder}: {n_docs} documents, {n_queries} queries {kinds}, {n_queries} qrels")
+        if name == "manpages" and args.golden:
+            items = export_golden(queries, folder, args.golden)
+            print(f"{folder / 'golden.jsonl'}: {items} QA items ({len(UNANSWERABLE)} unanswerable)")
 
 
 if __name__ == "__main__":

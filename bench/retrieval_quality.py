@@ -11,8 +11,8 @@ vocabulary-mismatch variant). `--set manpages` uses this machine's section-1 man
 instead (bench/manpage_set.py: NAME summary -> DESCRIPTION), short keyword-like queries.
 The documents go through the real pipeline (JSONL loader,
 chunker, MiniLM embeddings, BM25, Qdrant Edge) into a temp collection; each mode then runs
-every query through `Retriever.search_many` with the configured retrieval settings (DBSF,
-50 per leg). Scoring is per document: a hit's `source_document` is its record id, a
+every query through `Retriever.search_many` with the configured retrieval settings (by default
+RRF k=60, 50 per leg). Scoring is per document: a hit's `source_document` is its record id, a
 document counts at its best chunk's rank. Means come with a bootstrap 95% CI over queries
 (1000 resamples, seed 0), as does the paired difference hybrid - best single mode.
 """

@@ -13,7 +13,7 @@ index (timed and reported), as a deployment would after indexing.
 
 Queries: first lines of stdlib docstrings (real questions about the corpus). After --warm-up
 queries, each query is timed end to end through `Retriever` (hybrid, top_k 10, prefetch 50,
-the default fusion, DBSF): the MiniLM query embedding (ONNX Runtime by default, torch where it
+the default fusion, RRF k=60): the MiniLM query embedding (ONNX Runtime by default, torch where it
 is unavailable) and BM25 query encoding (`store_queries`), then the store query.
 Baselines, same points, embedder and queries, query embedding included in both:
 qdrant-client's local mode (`QdrantServerStore(url=":memory:")`, brute-force Python, same

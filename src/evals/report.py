@@ -20,7 +20,7 @@ from typing import Any
 
 from evals.result import Aggregate
 from evals.stats import paired_bootstrap
-from evals.suite import GateResult
+from evals.suite import Anchor, GateResult
 
 FORMAT = 1
 _EMPTY_TIMINGS: Mapping[str, float] = MappingProxyType({})
@@ -85,6 +85,10 @@ class RunReport:
     baseline_run: str | None = None
     comparisons: tuple[MetricComparison, ...] = ()
     timings: Mapping[str, float] = field(default_factory=lambda: _EMPTY_TIMINGS)
+    costs: Mapping[str, float] = field(default_factory=lambda: _EMPTY_TIMINGS)
+    notes: tuple[str, ...] = ()  # what could not be measured and why, judge failures, ...
+    anchors: tuple[Anchor, ...] = ()
+    plots: tuple[str, ...] = ()  # PNG file names beside the report
 
     @property
     def passed(self) -> bool:
@@ -159,6 +163,10 @@ def to_json(report: RunReport) -> str:
             "comparisons": [asdict(c) for c in report.comparisons],
         },
         "timings": dict(report.timings),
+        "costs": dict(report.costs),
+        "notes": list(report.notes),
+        "anchors": [a.model_dump() for a in report.anchors],
+        "plots": list(report.plots),
         "per_query": {
             "query_ids": list(report.query_ids),
             "metrics": {m: list(v) for m, v in report.per_query.items()},
@@ -174,7 +182,7 @@ def from_json(text: str) -> RunReport:
         if data.get("format") != FORMAT:
             raise ReportError(f"report format {data.get('format')!r}; this ragline reads {FORMAT}")
         return _from_record(data)
-    except (json.JSONDecodeError, AttributeError, KeyError, TypeError) as exc:
+    except (json.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError) as exc:
         raise ReportError(
             f"not a ragline report.json ({type(exc).__name__}: {exc}); "
             "point --baseline at a folder written by `ragline eval`"
@@ -201,6 +209,10 @@ def _from_record(data: dict[str, Any]) -> RunReport:
         baseline_run=data["baseline"]["run"],
         comparisons=tuple(MetricComparison(**c) for c in data["baseline"]["comparisons"]),
         timings=dict(data["timings"]),
+        costs=dict(data.get("costs", {})),
+        notes=tuple(data.get("notes", ())),
+        anchors=tuple(Anchor(**a) for a in data.get("anchors", ())),
+        plots=tuple(data.get("plots", ())),
     )
 
 
@@ -233,6 +245,7 @@ def to_markdown(report: RunReport) -> str:
         for a in report.aggregates
     ]
     lines += _table(("metric", "value", "95% CI", "measured", "unmeasured"), rows)
+    lines += _notes(report)
     if report.gates:
         lines += ["## Gates", ""]
         rows = [
@@ -260,7 +273,31 @@ def to_markdown(report: RunReport) -> str:
     if report.timings:
         lines += ["## Timings", ""]
         lines += _table(("stage", "seconds"), [(k, f"{v:.2f}") for k, v in report.timings.items()])
+    if report.plots:
+        lines += ["## Plots", ""] + [f"![{name}]({name})" for name in report.plots] + [""]
     return "\n".join(lines)
+
+
+def _notes(report: RunReport) -> list[str]:
+    """Anchors beside the run's values, then costs and notes."""
+    lines: list[str] = []
+    if report.anchors:
+        lines += ["## Reference figures", ""]
+        values = {a.name: a.value for a in report.aggregates}
+        rows = [
+            (a.metric, _num(values.get(a.metric)), _num(a.value), a.source) for a in report.anchors
+        ]
+        lines += _table(("metric", "this run", "reference", "source"), rows)
+    if report.costs:
+        lines += ["## Cost", ""]
+        lines += _table(("item", "value"), [(k, _cost(k, v)) for k, v in report.costs.items()])
+    if report.notes:
+        lines += ["## Notes", ""] + [f"- {note}" for note in report.notes] + [""]
+    return lines
+
+
+def _cost(key: str, value: float) -> str:
+    return f"${value:.6f}" if key.endswith("_usd") else f"{value:g}"
 
 
 def _bound(gate: GateResult) -> str:

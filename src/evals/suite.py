@@ -5,9 +5,12 @@
     failed = [g for g in results if not g.passed]
 
 Pure: parsing and checking only. ``system`` is a mapping of settings overrides that the caller
-(``ragline eval``) layers over its own settings; evals never interprets it. Only retrieval
-metrics exist today; generation and judge metrics will add their own names to `known_metrics`
-(and a ``kind: golden`` dataset) without changing the shape of the file.
+(``ragline eval``) layers over its own settings; evals never interprets it.
+
+Two kinds of dataset: ``beir`` (corpus, queries, qrels: retrieval metrics) and ``golden`` (a
+JSONL QA set plus the documents to ingest, ``corpus``: retrieval metrics against each item's
+gold sources, generation metrics on the system's answers and, with a ``judge``, LLM-judged
+ones). ``anchors`` are published or reference figures shown beside the run's own.
 """
 
 from __future__ import annotations
@@ -21,10 +24,23 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from evals import generation
+from evals.judge import METRICS as JUDGE_METRICS
 from evals.result import Aggregate
 
 RETRIEVAL_AT_K = ("hit", "precision", "recall", "mrr", "ndcg")
 RETRIEVAL_PLAIN = ("mrr", "map")
+GENERATION_METRICS = (
+    generation.EXACT_MATCH,
+    generation.TOKEN_F1,
+    generation.CITATION_PRECISION,
+    generation.CITATION_RECALL,
+    generation.ABSTENTION_ACCURACY,
+    generation.ABSTENTION_PRECISION,
+    generation.ABSTENTION_RECALL,
+    generation.CONTEXT_OVERLAP,
+    generation.EMBEDDING_SIMILARITY,
+)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -46,11 +62,53 @@ class _Strict(BaseModel):
 
 
 class DatasetSpec(_Strict):
-    """Where the labelled data is; a relative ``path`` is relative to the suite file."""
+    """Where the labelled data is; relative paths are relative to the suite file.
 
-    kind: Literal["beir"] = "beir"
+    ``beir``: ``path`` is a BEIR folder (its corpus is ingested). ``golden``: ``path`` is a
+    JSONL QA set and ``corpus`` the files or folder to ingest (sources are ``source_document``
+    values, i.e. paths relative to the ingest root).
+    """
+
+    kind: Literal["beir", "golden"] = "beir"
     path: Path
     split: str = "test"
+    corpus: Path | None = None
+
+    @model_validator(mode="after")
+    def _corpus(self) -> DatasetSpec:
+        if self.kind == "golden" and self.corpus is None:
+            raise ValueError("a golden dataset needs corpus: the documents to ingest and ask")
+        if self.kind == "beir" and self.corpus is not None:
+            raise ValueError("corpus is for golden datasets; a BEIR folder holds its own")
+        return self
+
+
+class JudgeSpec(_Strict):
+    """Who grades the LLM-judged metrics: a router model, through our prompts or ragas.
+
+    Example:
+        >>> JudgeSpec(model="openai:gpt-4o-mini", via="ragas").workers
+        4
+    """
+
+    model: str | None = None  # "provider:model"; null: the system's own llm settings
+    via: Literal["ragline", "ragas"] = "ragline"
+    workers: int = Field(4, ge=1, le=64)
+    max_tokens: int | None = Field(None, ge=16)
+    retry_unparseable: bool = True
+
+
+class Anchor(_Strict):
+    """A reference figure shown beside the run's own, e.g. a published baseline.
+
+    Example:
+        >>> Anchor(metric="ndcg@10", value=0.66, source="BEIR paper, BM25 on SciFact").value
+        0.66
+    """
+
+    metric: str
+    value: float
+    source: str
 
 
 class Gate(_Strict):
@@ -99,6 +157,9 @@ class SuiteConfig(_Strict):
     gates: tuple[Gate, ...] = ()
     slice_by: tuple[str, ...] = ()  # query metadata fields to slice the metrics by (e.g. kind)
     bootstrap: BootstrapSpec = BootstrapSpec()
+    judge: JudgeSpec | None = None
+    anchors: tuple[Anchor, ...] = ()
+    plots: bool = True  # PNGs beside the reports: PR curve, calibration, per-slice bars
 
     @field_validator("name")
     @classmethod
@@ -116,10 +177,14 @@ class SuiteConfig(_Strict):
 
     @model_validator(mode="after")
     def _names_known(self) -> SuiteConfig:
-        known = known_metrics(self.ks)
+        known = known_metrics(self.ks, self.dataset.kind)
         for i, metric in enumerate(self.metrics):
             if metric not in known:
-                raise ValueError(f"metrics.{i}: {_unknown(metric, self.ks)}")
+                raise ValueError(f"metrics.{i}: {_unknown(metric, self.ks, self.dataset.kind)}")
+            if metric in JUDGE_METRICS and self.judge is None:
+                raise ValueError(
+                    f"metrics.{i}: {metric!r} is LLM-judged; add judge: {{model: provider:model}}"
+                )
         if not self.metrics:
             raise ValueError("metrics is empty; list what to report, e.g. [ndcg@10, map]")
         for i, gate in enumerate(self.gates):
@@ -140,18 +205,30 @@ class SuiteConfig(_Strict):
         """How many documents to retrieve per query: the largest cut-off."""
         return max(self.ks)
 
+    @property
+    def judged_metrics(self) -> tuple[str, ...]:
+        """The suite's LLM-judged metrics, in its order."""
+        return tuple(m for m in self.metrics if m in JUDGE_METRICS)
 
-def known_metrics(ks: Sequence[int]) -> frozenset[str]:
-    """Every metric name a retrieval suite with these cut-offs can report."""
-    return frozenset(RETRIEVAL_PLAIN) | {f"{m}@{k}" for m in RETRIEVAL_AT_K for k in ks}
+
+def known_metrics(ks: Sequence[int], kind: str = "beir") -> frozenset[str]:
+    """Every metric name a suite with these cut-offs and this kind of dataset can report."""
+    retrieval = frozenset(RETRIEVAL_PLAIN) | {f"{m}@{k}" for m in RETRIEVAL_AT_K for k in ks}
+    if kind == "golden":
+        return retrieval | set(GENERATION_METRICS) | set(JUDGE_METRICS)
+    return retrieval
 
 
-def _unknown(metric: str, ks: Sequence[int]) -> str:
+def _unknown(metric: str, ks: Sequence[int], kind: str) -> str:
     base, _, k = metric.partition("@")
     if base in RETRIEVAL_AT_K and k.isdigit():
         return f"{metric!r} needs cut-off {k}; add {k} to ks (now {list(ks)})"
+    if kind == "beir" and metric in (*GENERATION_METRICS, *JUDGE_METRICS):
+        return f"{metric!r} scores answers; it needs a golden dataset (kind: golden)"
     names = ", ".join((*RETRIEVAL_PLAIN, *(f"{m}@K" for m in RETRIEVAL_AT_K)))
-    return f"unknown metric {metric!r}; retrieval suites report {names}"
+    if kind == "golden":
+        names += ", " + ", ".join((*GENERATION_METRICS, *JUDGE_METRICS))
+    return f"unknown metric {metric!r}; {kind} suites report {names}"
 
 
 def load_suite(path: Path) -> SuiteConfig:
@@ -170,11 +247,15 @@ def load_suite(path: Path) -> SuiteConfig:
         suite = SuiteConfig.model_validate(data)
     except ValidationError as exc:
         raise SuiteError(path, _explain(exc)) from None
-    dataset_path = suite.dataset.path
-    if not dataset_path.is_absolute():
-        dataset_path = (path.parent / dataset_path).resolve()
-    dataset = suite.dataset.model_copy(update={"path": dataset_path})
-    return suite.model_copy(update={"dataset": dataset})
+    spec = suite.dataset
+    update = {"path": _beside(path, spec.path)}
+    if spec.corpus is not None:
+        update["corpus"] = _beside(path, spec.corpus)
+    return suite.model_copy(update={"dataset": spec.model_copy(update=update)})
+
+
+def _beside(suite_file: Path, path: Path) -> Path:
+    return path if path.is_absolute() else (suite_file.parent / path).resolve()
 
 
 def _explain(exc: ValidationError) -> str:

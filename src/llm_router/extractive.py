@@ -6,7 +6,8 @@
 
 It reads the numbered context blocks and the question of a grounded prompt
 (`llm_router.grounding`), scores every context sentence against the question with BM25
-(lowercase words, stopwords removed, no stemming), and answers with the best few, each followed
+(lowercase words, stopwords removed, Snowball-stemmed so "rise" meets "rises" and "rising"),
+and answers with the best few, each followed
 by the citation of its block. When no sentence contains enough of the question's terms it says
 "I don't have enough information". Always available, deterministic, a few milliseconds.
 It follows no instruction in the context: it only selects sentences.
@@ -16,10 +17,13 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+
+import Stemmer
 
 from llm_router.config import ExtractiveConfig
 from llm_router.grounding import NOT_ENOUGH_INFO, ContextBlock, parse_user_prompt
@@ -160,8 +164,26 @@ def best_sentences(
 
 
 def terms(text: str) -> list[str]:
-    """Lowercase words of two or more characters, stopwords removed."""
-    return [w for w in _WORD.findall(text.lower()) if len(w) > 1 and w not in STOPWORDS]
+    """Stems of the lowercase words of two or more characters, stopwords removed.
+
+    Example:
+        >>> terms("Why does the dough rise? It rises and keeps rising.")
+        ['dough', 'rise', 'rise', 'keep', 'rise']
+    """
+    words = [w for w in _WORD.findall(text.lower()) if len(w) > 1 and w not in STOPWORDS]
+    stems: list[str] = _stemmer().stemWords(words)
+    return stems
+
+
+_LOCAL = threading.local()
+
+
+def _stemmer() -> Stemmer.Stemmer:
+    # one per thread: PyStemmer's documentation says a Stemmer must not be shared by threads
+    stemmer: Stemmer.Stemmer | None = getattr(_LOCAL, "stemmer", None)
+    if stemmer is None:
+        stemmer = _LOCAL.stemmer = Stemmer.Stemmer("english")
+    return stemmer
 
 
 def _split(blocks: Sequence[ContextBlock], min_words: int) -> list[_Sentence]:

@@ -69,8 +69,8 @@ class EmbeddingConfig(_Strict):
     document_prefix: str = ""
     query_backend: Literal["torch", "onnx"] = Field(
         "onnx",
-        description="queries (batches up to 8 texts) through ONNX Runtime when it is installed; "
-        "documents always through torch",
+        description="queries through ONNX Runtime when it is installed (without importing torch "
+        "once a checked export is cached); documents always through torch",
     )
     onnx_cache: Path | None = Field(
         None,

@@ -4,7 +4,7 @@
     hits = retriever.search("why does dough rise?", filter=parse_filters(["page_number>=2"]))
     batches = retriever.search_many(["first question", "second question"])  # one embed call
 
-Hybrid mode sends both legs to the store, which fuses them inside Qdrant (DBSF by default).
+Hybrid mode sends both legs to the store, which fuses them inside Qdrant (RRF k=60 by default).
 A query with no searchable term (only stopwords) has an empty sparse vector: hybrid then
 searches the dense leg alone and sparse mode finds nothing. Results are best first with equal
 scores ordered by point id, so a rerun gives the same list.
@@ -39,13 +39,12 @@ class RetrievalConfig(BaseModel):
     `weights` are (dense, sparse) for weighted RRF; a weight divides the rank, so at
     rrf_k=60 it moves little: lower `rrf_k` for weights to matter.
 
-    The default fusion is DBSF (each leg's scores normalised by mean +- 3 std, then summed),
-    not RRF: on two labelled sets nobody here wrote (docs/benchmarks.md section 4: 400 stdlib
-    docstring summaries, the same without the objects' names, 600 man-page summaries; MiniLM
-    and BM25) DBSF scored nDCG@10 .729 / .450 / .908 against RRF k=60's .706 / .435 / .897.
-    RRF gives away part of the lead where one leg is clearly stronger (dense on docstrings:
-    .732); DBSF keeps it because a leg's confident top hit stays far above its mean. RRF
-    (`fusion: rrf`, `rrf_k`, `weights`) stays one setting away.
+    The default fusion is RRF with k=60, 50 candidates per leg. DBSF (`fusion: dbsf`: each
+    leg's scores normalised by mean +- 3 std, then summed) is one setting away and scored
+    higher on every labelled set we have (docs/benchmarks.md section 4: nDCG@10 .729 / .450 /
+    .908 against RRF's .706 / .435 / .897 on stdlib docstring summaries, the same without
+    names, and man-page summaries): RRF sees only ranks, so it gives away part of a strong
+    leg's lead, where DBSF keeps a leg's confident top hit far above its mean.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -53,7 +52,7 @@ class RetrievalConfig(BaseModel):
     mode: Mode = "hybrid"
     top_k: int = Field(10, gt=0, le=1000, description="results a search returns")
     prefetch_k: int = Field(50, gt=0, le=10_000, description="hybrid: candidates per leg")
-    fusion: Fusion = "dbsf"
+    fusion: Fusion = "rrf"
     rrf_k: int = Field(60, gt=0, description="RRF constant in 1/(k + rank)")
     weights: tuple[float, float] | None = Field(
         None, description="hybrid RRF weights (dense, sparse), each > 0"

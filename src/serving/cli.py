@@ -258,18 +258,50 @@ def eval_suite(
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="report folder (default data_dir/eval_runs/RUN)")
     ] = None,
+    track: Annotated[
+        bool, typer.Option("--track/--no-track", help="record the run as an mltrack experiment")
+    ] = True,
 ) -> None:
     """Run an evaluation suite: metrics with 95% CIs, gates, report.md and report.json."""
     from serving.eval_cmd import EvalUsageError, eval_exit_code, print_summary, run_eval
 
     settings = _settings(ctx)
     try:
-        run = run_eval(suite, settings, err, baseline_dir=baseline, out_dir=out_dir)
+        run = run_eval(suite, settings, err, baseline_dir=baseline, out_dir=out_dir, track=track)
     except EvalUsageError as exc:
         err.print(f"eval refused: {exc}", markup=False)
         raise typer.Exit(2) from None
     print_summary(run, out)
     raise typer.Exit(eval_exit_code(run.report))
+
+
+@app.command()
+def synthesize(
+    ctx: typer.Context,
+    out_path: Annotated[Path, typer.Option("--out", help="golden JSONL file to write")],
+    collection: CollectionOption = None,
+    n: Annotated[int, typer.Option("--n", min=1, help="questions to ask for")] = 50,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model", "-m", help="provider:model, e.g. openai:gpt-4o-mini (default: llm)"
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="which chunks are sampled")] = 0,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="model calls in flight")] = 1,
+    force: Annotated[bool, typer.Option("--force", help="replace an existing --out")] = False,
+) -> None:
+    """Draft golden questions from a collection's chunks (marked synthetic: review them)."""
+    from serving.synth_cmd import SynthOptions, SynthUsageError, run_synthesize
+
+    settings = _settings(ctx)
+    options = SynthOptions(out_path, collection, n, model, seed, workers, force)
+    try:
+        code = run_synthesize(settings, options, out, err)
+    except SynthUsageError as exc:
+        err.print(f"synthesize refused: {exc}", markup=False)
+        raise typer.Exit(2) from None
+    raise typer.Exit(code)
 
 
 @app.command("hash-key")
@@ -283,6 +315,16 @@ def hash_key(
     from serving.serve_cmd import hash_key as run_hash_key
 
     raise typer.Exit(run_hash_key(name, new, sys.stdin, sys.stdout, sys.stderr))
+
+
+def _add_ml() -> None:
+    # imported here: ml_cli's own imports stay lazy, so `ragline --help` starts fast
+    from serving.ml_cli import ml_app
+
+    app.add_typer(ml_app, name="ml")
+
+
+_add_ml()
 
 
 def main() -> None:

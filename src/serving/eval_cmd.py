@@ -3,10 +3,13 @@
     ragline eval configs/evals/manpages.yaml
     ragline eval configs/evals/manpages.yaml --baseline .ragline/eval_runs/manpages-20250101T...
 
-The corpus goes to ``<data_dir>/eval/<suite>/corpus/`` as one JSONL file and through the real
-Ingestor into the suite's collection (a rerun finds it unchanged in the manifest and skips it).
-Chunk hits are collapsed to documents by ``source_document`` at their best rank. Exit codes:
-0 every gate passed; 1 a gate failed; 2 bad usage (suite, dataset, settings, baseline).
+A BEIR corpus goes to ``<data_dir>/eval/<suite>/corpus/`` as one JSONL file, a golden suite's
+``corpus`` is ingested as it is; either goes through the real Ingestor into the suite's
+collection (a rerun finds it unchanged in the manifest and skips it). Chunk hits are collapsed
+to documents by ``source_document`` at their best rank. Golden suites also answer every
+question (serving.eval_golden). The run folder gets report.md, report.json and PNG plots;
+every run is also listed in ``<data_dir>/eval_runs/runs.jsonl``. Exit codes: 0 every gate
+passed; 1 a gate failed; 2 bad usage (suite, dataset, settings, baseline).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +26,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from evals.datasets import BeirSet, DatasetError, load_beir
+from evals.datasets import BeirSet, DatasetError, GoldenSet, load_beir, load_golden_jsonl
 from evals.report import (
     ReportError,
     RunReport,
@@ -33,10 +36,11 @@ from evals.report import (
     to_json,
     to_markdown,
 )
-from evals.retrieval import RetrievalReport, evaluate_run, first_occurrences
+from evals.retrieval import evaluate_run, first_occurrences
 from evals.stats import slice_by, with_ci
 from evals.suite import SuiteConfig, SuiteError, evaluate_gates, load_suite
 from rag.retrieve import Retriever
+from serving.eval_plots import write_plots
 from serving.settings import Settings, deep_merge
 
 BATCH = 64  # queries embedded and searched per step of the progress bar
@@ -52,6 +56,24 @@ class EvalRun:
 
     report: RunReport
     out_dir: Path
+    experiment: str | None = None  # the mltrack experiment id, when tracked
+    tracking_error: str | None = None
+
+
+@dataclass(slots=True)
+class Measured:
+    """What a run measured, before it becomes a report: per-query values, aligned with
+    `query_ids`, the queries' metadata (for slices) and what the plots need."""
+
+    query_ids: tuple[str, ...]
+    per_query: dict[str, list[float | None]]
+    metadata: list[Mapping[str, object]]
+    dataset: dict[str, int]
+    run: dict[str, list[str]] = field(default_factory=dict)  # documents retrieved, best first
+    qrels: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    top_scores: list[float | None] = field(default_factory=list)  # best hit's score per query
+    costs: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
 def suite_settings(base: Settings, suite: SuiteConfig) -> Settings:
@@ -72,11 +94,13 @@ def run_eval(
     console: Console,
     baseline_dir: Path | None = None,
     out_dir: Path | None = None,
+    track: bool = True,
 ) -> EvalRun:
-    """Run one suite end to end and write report.md and report.json; raises EvalUsageError."""
+    """Run one suite end to end, write its reports and plots, and record it (runs.jsonl and,
+    with `track`, an mltrack experiment); raises EvalUsageError."""
     try:
         suite = load_suite(suite_file)
-        beir = load_beir(suite.dataset.path, suite.dataset.split)
+        data = _load(suite)
     except (SuiteError, DatasetError) as exc:
         raise EvalUsageError(str(exc)) from None
     baseline = _read_baseline(baseline_dir) if baseline_dir is not None else None
@@ -86,22 +110,78 @@ def run_eval(
     timings: dict[str, float] = {}
 
     clock = time.perf_counter()
-    chunks = _ingest(settings, suite, beir, console)
+    if isinstance(data, BeirSet):
+        folder = write_corpus(data, settings.data_dir / "eval" / suite.name / "corpus").parent
+    else:
+        folder = _corpus_folder(suite)
+    chunks = _ingest(settings, suite, folder, console)
     timings["ingest"] = time.perf_counter() - clock
     clock = time.perf_counter()
-    run = _retrieve(settings, suite, beir, console)
-    timings["retrieval"] = time.perf_counter() - clock
+    if isinstance(data, BeirSet):
+        measured = _measure_beir(settings, suite, data, console)
+    else:
+        measured = _measure_golden(settings, suite, data, console)
+    timings["queries"] = time.perf_counter() - clock
+    measured.dataset["chunks"] = chunks
     clock = time.perf_counter()
-    scored = evaluate_run(run, beir.qrels, ks=suite.ks)
-    report = _report(suite, beir, scored, settings, run_id, started, baseline, chunks)
+    report = _report(suite, measured, settings, run_id, started, baseline)
     timings["metrics"] = time.perf_counter() - clock
-    report = _with_timings(report, timings)
 
     folder = out_dir or settings.data_dir / "eval_runs" / run_id
     folder.mkdir(parents=True, exist_ok=True)
+    clock = time.perf_counter()
+    plots = write_plots(suite, measured, report, folder) if suite.plots else ()
+    timings["plots"] = time.perf_counter() - clock
+    report = replace(report, plots=plots, timings={k: round(v, 3) for k, v in timings.items()})
     (folder / "report.json").write_text(to_json(report), encoding="utf-8")
     (folder / "report.md").write_text(to_markdown(report), encoding="utf-8")
-    return EvalRun(report, folder)
+    experiment, problem = _track(settings, suite, report, folder) if track else (None, None)
+    record_run(settings.data_dir / "eval_runs", report, folder, experiment)
+    return EvalRun(report, folder, experiment, problem)
+
+
+def _track(
+    settings: Settings, suite: SuiteConfig, report: RunReport, folder: Path
+) -> tuple[str | None, str | None]:
+    """The experiment id, or why tracking failed (the run's reports stand either way)."""
+    from mltrack.errors import MltrackError
+    from serving.eval_track import track_eval_run
+
+    try:
+        return track_eval_run(settings, suite, report, folder), None
+    except MltrackError as exc:
+        return None, str(exc)
+
+
+def _load(suite: SuiteConfig) -> BeirSet | GoldenSet:
+    if suite.dataset.kind == "golden":
+        return load_golden_jsonl(suite.dataset.path)
+    return load_beir(suite.dataset.path, suite.dataset.split)
+
+
+def _corpus_folder(suite: SuiteConfig) -> Path:
+    corpus = suite.dataset.corpus
+    if corpus is None or not corpus.exists():
+        raise EvalUsageError(f"dataset.corpus {corpus} does not exist; point it at the documents")
+    return corpus
+
+
+def record_run(runs: Path, report: RunReport, folder: Path, experiment: str | None = None) -> None:
+    """Append one line to ``runs.jsonl``: the run, where it is, its experiment id, pass/fail
+    and headline values (a plain file beside MLflow, for scripts and CI logs)."""
+    runs.mkdir(parents=True, exist_ok=True)
+    line = {
+        "run_id": report.run_id,
+        "suite": report.suite,
+        "timestamp": report.timestamp,
+        "folder": str(folder),
+        "experiment": experiment,
+        "passed": report.passed,
+        "metrics": {a.name: a.value for a in report.aggregates},
+        "costs": dict(report.costs),
+    }
+    with (runs / "runs.jsonl").open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(line, allow_nan=False) + "\n")
 
 
 def _read_baseline(folder: Path) -> RunReport:
@@ -129,13 +209,12 @@ def write_corpus(beir: BeirSet, folder: Path) -> Path:
     return path
 
 
-def _ingest(settings: Settings, suite: SuiteConfig, beir: BeirSet, console: Console) -> int:
-    """Ingest the corpus into the suite's collection; returns the chunks in the collection."""
+def _ingest(settings: Settings, suite: SuiteConfig, folder: Path, console: Console) -> int:
+    """Ingest `folder` into the suite's collection; returns the chunks in the collection."""
     from rag.errors import RagError
     from serving.console import IngestProgress
     from serving.wiring import build_ingestor, build_store
 
-    folder = write_corpus(beir, settings.data_dir / "eval" / suite.name / "corpus").parent
     store = build_store(settings, suite.collection_name)
     try:
         with IngestProgress(console) as progress:
@@ -155,14 +234,15 @@ def _ingest(settings: Settings, suite: SuiteConfig, beir: BeirSet, console: Cons
 _KEYS = ("source_document",)
 
 
-def _retrieve(
+def _measure_beir(
     settings: Settings, suite: SuiteConfig, beir: BeirSet, console: Console
-) -> dict[str, list[str]]:
-    """Each query's documents, best first (chunks collapsed by source_document)."""
+) -> Measured:
+    """Search every query (chunks collapsed by source_document) and score against the qrels."""
     from serving.search_cmd import build_retriever
 
     retriever: Retriever = build_retriever(settings, settings.retrieval, suite.collection_name)
     run: dict[str, list[str]] = {}
+    top: dict[str, float] = {}
     columns = (TextColumn("queries"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     try:
         with Progress(*columns, console=console, transient=True) as bar:
@@ -178,31 +258,71 @@ def _retrieve(
                 for query, ranked in zip(batch, hits, strict=True):
                     docs = (str(h.payload.get("source_document", h.id)) for h in ranked)
                     run[query.query_id] = first_occurrences(docs)
+                    if ranked:
+                        top[query.query_id] = ranked[0].score
                 bar.advance(task, len(batch))
     finally:
         retriever.store.close()
-    return run
+    scored = evaluate_run(run, beir.qrels, ks=suite.ks)
+    meta_by_id = {q.query_id: q.metadata for q in beir.queries}
+    return Measured(
+        query_ids=scored.query_ids,
+        per_query={m: scored.per_query(m) for m in suite.metrics},
+        metadata=[meta_by_id.get(q, {}) for q in scored.query_ids],
+        dataset={
+            "documents": len(beir.corpus),
+            "queries": len(scored.query_ids),
+            "dropped_queries": len(beir.dropped_queries),
+        },
+        run=run,
+        qrels=beir.qrels,
+        top_scores=[top.get(q) for q in scored.query_ids],
+    )
+
+
+def _measure_golden(
+    settings: Settings, suite: SuiteConfig, golden: GoldenSet, console: Console
+) -> Measured:
+    """Answer every item through the pipeline and score retrieval, answers and judges."""
+    from serving.eval_golden import answer_golden, score_golden
+
+    answered = answer_golden(settings, suite, golden, console)
+    scored = score_golden(settings, suite, golden, answered, console)
+    items = golden.items
+    return Measured(
+        query_ids=tuple(item.id for item in items),
+        per_query={m: scored.per_query.get(m, [None] * len(items)) for m in suite.metrics},
+        metadata=[{**item.metadata, "tags": list(item.tags)} for item in items],
+        dataset={
+            "items": len(items),
+            "should_abstain": sum(item.should_abstain for item in items),
+            "synthetic": sum(item.synthetic for item in items),
+        },
+        run={item.id: list(a.documents) for item, a in zip(items, answered, strict=True)},
+        qrels={item.id: dict.fromkeys(item.sources, 1) for item in items if item.sources},
+        top_scores=[a.top_score for a in answered],
+        costs=scored.costs,
+        notes=scored.notes,
+    )
 
 
 def _report(
     suite: SuiteConfig,
-    beir: BeirSet,
-    scored: RetrievalReport,
+    measured: Measured,
     settings: Settings,
     run_id: str,
     started: datetime,
     baseline: RunReport | None,
-    chunks: int,
 ) -> RunReport:
     boot = suite.bootstrap
-    per_query = {m: tuple(scored.per_query(m)) for m in suite.metrics}
+    per_query = {m: tuple(measured.per_query[m]) for m in suite.metrics}
     aggregates = tuple(
         with_ci(m, per_query[m], resamples=boot.resamples, seed=boot.seed) for m in suite.metrics
     )
     by_name = {a.name: a for a in aggregates}
     comparisons = (
         compare_to_baseline(
-            scored.query_ids, per_query, baseline, resamples=boot.resamples, seed=boot.seed
+            measured.query_ids, per_query, baseline, resamples=boot.resamples, seed=boot.seed
         )
         if baseline is not None
         else ()
@@ -212,30 +332,25 @@ def _report(
         run_id=run_id,
         timestamp=started.isoformat().replace("+00:00", "Z"),
         settings=settings_summary(settings, suite.collection_name),
-        dataset={
-            "documents": len(beir.corpus),
-            "queries": len(scored.query_ids),
-            "dropped_queries": len(beir.dropped_queries),
-            "chunks": chunks,
-        },
+        dataset=measured.dataset,
         aggregates=aggregates,
-        query_ids=scored.query_ids,
+        query_ids=measured.query_ids,
         per_query=per_query,
         gates=tuple(evaluate_gates(by_name, suite.gates)),
-        slices=_slices(suite, beir, scored.query_ids, per_query),
+        slices=_slices(suite, measured.metadata, per_query),
         baseline_run=baseline.run_id if baseline is not None else None,
         comparisons=comparisons,
+        costs={k: round(v, 9) for k, v in measured.costs.items()},
+        notes=tuple(measured.notes),
+        anchors=suite.anchors,
     )
 
 
 def _slices(
     suite: SuiteConfig,
-    beir: BeirSet,
-    query_ids: Sequence[str],
+    metadata: Sequence[Mapping[str, object]],
     per_query: Mapping[str, Sequence[float | None]],
 ) -> tuple[SliceResult, ...]:
-    meta_by_id = {q.query_id: q.metadata for q in beir.queries}
-    metadata = [meta_by_id.get(q, {}) for q in query_ids]
     boot = suite.bootstrap
     out = []
     for name in suite.slice_by:
@@ -263,14 +378,11 @@ def settings_summary(settings: Settings, collection: str) -> dict[str, str]:
     return {k: str(v) for k, v in summary.items()}
 
 
-def _with_timings(report: RunReport, timings: dict[str, float]) -> RunReport:
-    return replace(report, timings={k: round(v, 3) for k, v in timings.items()})
-
-
 def print_summary(run: EvalRun, console: Console) -> None:
     """A short table of the headline metrics, the gates, where the reports are, the time taken."""
     report = run.report
-    console.print(f"{report.suite}: {report.dataset.get('queries', 0)} queries", markup=False)
+    counts = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in report.dataset.items())
+    console.print(f"{report.suite}: {counts}", markup=False)
     for agg in report.aggregates:
         value = "unmeasured" if agg.value is None else f"{agg.value:.4f}"
         ci = "" if agg.ci_low is None else f"  [{agg.ci_low:.4f}, {agg.ci_high:.4f}]"
@@ -282,13 +394,23 @@ def print_summary(run: EvalRun, console: Console) -> None:
     for gate in report.gates:
         verdict = "PASS" if gate.passed else f"FAIL: {gate.reason}"
         console.print(f"  gate {gate.metric}: {verdict}", markup=False)
+    for note in report.notes:
+        console.print(f"  note: {note}", markup=False)
+    spent = [f"{k} ${v:.4f}" for k, v in report.costs.items() if k.endswith("_usd")]
+    if spent:
+        console.print(f"  cost: {', '.join(spent)}", markup=False)
     t = report.timings
+    stages = ", ".join(f"{k} {v:.1f} s" for k, v in t.items())
+    plots = f" and {len(report.plots)} plots" if report.plots else ""
     console.print(
-        f"reports: {run.out_dir / 'report.md'} and report.json; took "
-        f"{sum(t.values()):.1f} s (ingest {t.get('ingest', 0):.1f} s, retrieval "
-        f"{t.get('retrieval', 0):.1f} s, metrics {t.get('metrics', 0):.2f} s)",
+        f"reports: {run.out_dir / 'report.md'}, report.json{plots}; took "
+        f"{sum(t.values()):.1f} s ({stages})",
         markup=False,
     )
+    if run.experiment is not None:
+        console.print(f"recorded as experiment {run.experiment}", markup=False)
+    if run.tracking_error is not None:
+        console.print(f"warning: not recorded in mltrack: {run.tracking_error}", markup=False)
 
 
 def eval_exit_code(report: RunReport) -> int:

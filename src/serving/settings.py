@@ -22,6 +22,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from llm_router.config import LlmConfig
+from mltrack.config import MltrackConfig
 from rag.answer import AnswerConfig
 from rag.config import ChunkingConfig, EmbeddingConfig, IngestConfig, SparseConfig, StoreConfig
 from rag.rerank import RerankConfig
@@ -54,6 +55,7 @@ class Settings(BaseSettings):
     llm: LlmConfig = LlmConfig()
     answer: AnswerConfig = AnswerConfig()
     serve: ServeConfig = ServeConfig()
+    ml: MltrackConfig = MltrackConfig()
 
     @classmethod
     def settings_customise_sources(

@@ -23,6 +23,7 @@ pytestmark = pytest.mark.integration
 
 NAME = "all-MiniLM-L6-v2"
 LONG = " ".join(f"token{i} overflows the window" for i in range(120))  # > 256 word-pieces
+SPINNING = "session.intra_op.allow_spinning"
 SHORT = [
     "How do I parse a JSON string into a Python object?",
     "harmonic mean",
@@ -69,7 +70,7 @@ def count_calls(monkeypatch: pytest.MonkeyPatch, owner: Any, attr: str) -> list[
 def cosines(a: FloatMatrix, b: FloatMatrix) -> FloatMatrix:
     dots = (a * b).sum(axis=1)
     norms: FloatMatrix = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
-    return dots / norms
+    return np.asarray(dots / norms, dtype=np.float32)
 
 
 def test_the_long_query_really_is_truncated(embedder: SentenceTransformerEmbedder) -> None:
@@ -125,20 +126,40 @@ def test_query_prefix_reaches_the_onnx_path(
     assert not np.allclose(got, unprefixed, atol=1e-3)
 
 
-def test_big_query_batches_and_documents_go_through_torch(
+def test_big_query_batches_use_every_core_and_documents_torch(
     embedder: SentenceTransformerEmbedder,
     encoder: OnnxQueryEncoder,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     onnx = sharing(embedder)
     onnx._onnx, onnx._onnx_tried = encoder, True
-    calls = count_calls(monkeypatch, encoder, "encode")
+    small = count_calls(monkeypatch, encoder, "encode")
+    big = count_calls(monkeypatch, encoder, "encode_many")
+    torch_calls = count_calls(monkeypatch, embedder.model, "encode")
     many = [f"query number {i}" for i in range(ONNX_MAX_BATCH + 1)]
     assert onnx.embed(many, kind="query").shape == (len(many), 384)
+    assert (small, big, torch_calls) == ([], [1], [])  # torch is loaded, ONNX still serves
     assert onnx.embed(many[:2], kind="document").shape == (2, 384)
-    assert calls == []
+    assert (small, big, torch_calls) == ([], [1], [1])
     onnx.embed(many[:ONNX_MAX_BATCH], kind="query")
-    assert calls == [1]
+    assert (small, big, torch_calls) == ([1], [1], [1])
+
+
+def test_big_batches_run_on_a_session_with_a_thread_per_core(
+    encoder: OnnxQueryEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("os.cpu_count", lambda: 3)
+    fresh = OnnxQueryEncoder(
+        encoder._session, encoder._tokenize, encoder._plan, encoder.path, exported=False, dims=384
+    )
+    wide = fresh._wide_session()
+    assert wide is not encoder._session and fresh._wide_session() is wide  # made once
+    assert encoder._session.get_session_options().intra_op_num_threads == 1
+    assert wide.get_session_options().intra_op_num_threads == 3
+    assert wide.get_session_options().get_session_config_entry(SPINNING) == "0"
+    queries = [LONG, *SHORT, "x", *SHORT]  # mixed lengths: sorted, then put back in order
+    assert np.allclose(fresh.encode_many(queries, batch_size=2), encoder.encode(queries), atol=1e-5)
+    assert fresh.encode_many([]).shape == (0, 384)
 
 
 def test_first_query_creates_the_encoder_from_the_cache(
@@ -162,7 +183,9 @@ def test_the_cached_export_is_reused(
     again = OnnxQueryEncoder.load(embedder.model, onnx_cache, NAME)
     assert not again.exported and again.path == encoder.path
     assert encoder.path.stat().st_mtime_ns == before
-    assert sorted(p.name for p in onnx_cache.iterdir()) == [encoder.path.name]  # no temp files
+    exports = sorted(p.name for p in onnx_cache.glob("*.onnx"))
+    assert exports == [encoder.path.name]
+    assert [p.name for p in onnx_cache.iterdir() if p.name.startswith(".")] == []  # no temp files
 
 
 def test_a_corrupt_cached_file_is_replaced(

@@ -90,6 +90,9 @@ def test_passing_then_failing_gate_and_identical_reruns(run: Invoke, tmp_path: P
     text = (tmp_path / "r1" / "report.json").read_text()
     assert "NaN" not in text and "Infinity" not in text
     assert "## Gates" in (tmp_path / "r1" / "report.md").read_text()
+    assert set(first.plots) == {"pr_curve.png", "calibration.png", "slices_kind_ndcg_3.png"}
+    for name in first.plots:
+        assert (tmp_path / "r1" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     # same suite again: the corpus is unchanged (skipped), the numbers identical
     code, output = run("eval", str(passing), "--out", str(tmp_path / "r2"))
@@ -101,13 +104,23 @@ def test_passing_then_failing_gate_and_identical_reruns(run: Invoke, tmp_path: P
     code, output = run("eval", str(failing), "--baseline", str(tmp_path / "r1"))
     assert code == 1, output
     assert "gate map: FAIL: map = " in output and "below min 0.999" in output
-    runs = list((tmp_path / ".ragline" / "eval_runs").iterdir())
+    runs = [p for p in (tmp_path / ".ragline" / "eval_runs").iterdir() if p.is_dir()]
     assert len(runs) == 1 and runs[0].name.startswith("tiny-")
+    listed = (tmp_path / ".ragline" / "eval_runs" / "runs.jsonl").read_text().splitlines()
+    assert len(listed) == 3  # every run is listed, --out folders too
+    last = json.loads(listed[-1])
+    assert last["run_id"] == runs[0].name and last["passed"] is False
+    assert last["experiment"].startswith("EXP-") and f"experiment {last['experiment']}" in output
+    assert last["metrics"]["map"] == compared_map(runs[0])
     report = (runs[0] / "report.md").read_text()
     assert "## Against baseline" in report and "| map | " in report
     compared = from_json((runs[0] / "report.json").read_text())
     assert compared.baseline_run == first.run_id
     assert {c.metric: c.delta for c in compared.comparisons}["map"] == 0.0
+
+
+def compared_map(folder: Path) -> float | None:
+    return from_json((folder / "report.json").read_text()).aggregate("map").value
 
 
 def test_bad_suite_and_bad_overrides_exit_two(run: Invoke, tmp_path: Path) -> None:

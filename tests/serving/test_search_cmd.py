@@ -75,7 +75,7 @@ def test_human_output_ranks_chunks_with_sources_snippets_and_timing(run: Invoke)
     code, out, _ = run(PARAPHRASE, "--collection", "kb", "--k", "3")
     assert code == 0, out
     lines = out.splitlines()
-    assert lines[0] == f"{PARAPHRASE!r} in kb: hybrid (dbsf)"
+    assert lines[0] == f"{PARAPHRASE!r} in kb: hybrid (rrf)"
     assert lines[1].startswith("  1. ") and "baking.txt" in lines[1] and "chunk " in lines[1]
     assert "yeast" in lines[2]
     assert sum(line.startswith(f"  {r}. ") for line in lines for r in (1, 2, 3)) == 3

@@ -4,6 +4,9 @@
     if encoder is not None:                      # None: this pipeline stays on torch
         vectors = encoder.encode(["how do I reset my password?"])   # float32 (1, 384)
 
+    # a later process, with no torch: None unless a current sidecar exists (see onnx_sidecar)
+    fast = OnnxQueryEncoder.from_sidecar("all-MiniLM-L6-v2", model_folder)
+
 Short queries are dominated by per-call overhead in torch; a single-threaded ONNX Runtime session
 answers them in about a third of the time. Only pipelines whose output we reproduce exactly are
 served: Transformer -> Pooling (mean or cls) -> optional Normalize, on CPU. `load` raises
@@ -11,7 +14,10 @@ served: Transformer -> Pooling (mean or cls) -> optional Normalize, on CPU. `loa
 export, or an ONNX output that does not match torch on probe sentences); `create` returns None.
 
 The export is cached as `<cache>/<model>-<key>.onnx`, where the key hashes the weights files'
-path, size and mtime with the transformers/torch versions, so a changed model re-exports.
+path, size and mtime with the transformers/torch versions, so a changed model re-exports. When
+`load` is told the folder the model came from (`source`), a checked export also gets a sidecar
+(`rag.embed.onnx_sidecar`), from which `from_sidecar` starts with onnxruntime and tokenizers only:
+no torch, transformers or sentence-transformers import, no model load.
 """
 
 from __future__ import annotations
@@ -21,16 +27,24 @@ import importlib
 import inspect
 import json
 import os
-import re
 import tempfile
+import threading
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
+from rag.embed.onnx_sidecar import (
+    PlainTokenizer,
+    Plan,
+    Tokenize,
+    cache_slug,
+    find_sidecar,
+    hf_tokenize,
+    record_sidecar,
+)
 from rag.errors import EmbeddingError
 from rag.types import FloatMatrix
 
@@ -56,20 +70,14 @@ _PROBES = (
     "Does the exported graph handle a third, medium-length sentence?",
 )
 _EXPORT_SAMPLE = ("export sample", "a second, longer export sample sentence")
+# Sub-batch of `encode_many`. 931 short queries on 2 cores, quiet: 4-8 ~1.9 s, 16 2.2 s, 64 4.6 s
+# (torch, batches of 64: 3.7 s); busy: 8 4.3-6.1 s, 32 9-12 s (torch 21-40 s). Sorted by length,
+# small batches hardly pad, and each fits the caches.
+MANY_BATCH = 8
 
 
 class OnnxUnsupported(EmbeddingError):
     """Why queries cannot go through ONNX for this model; the embedder keeps torch."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Plan:
-    """What the ONNX path must reproduce of the SentenceTransformer pipeline."""
-
-    pooling: Literal["mean", "cls"]
-    normalize: bool
-    inputs: tuple[str, ...]
-    max_length: int
 
 
 def default_cache_dir() -> Path:
@@ -84,18 +92,24 @@ class OnnxQueryEncoder:
 
         encoder = OnnxQueryEncoder.load(model, cache_dir=tmp)   # raises OnnxUnsupported
         encoder.encode(["a query"]).shape == (1, 384)
+        encoder.encode_many(queries)                           # big batches: every core
         encoder.exported                                       # False when the cache was reused
 
     `encode` returns what `model.encode(texts)` returns (no extra normalisation): callers apply
     their own prefix, normalisation and truncation exactly as on the torch path.
     """
 
-    def __init__(self, session: Any, tokenizer: Any, plan: _Plan, path: Path, exported: bool):
+    def __init__(
+        self, session: Any, tokenize: Tokenize, plan: Plan, path: Path, *, exported: bool, dims: int
+    ) -> None:
         self._session = session
-        self._tokenizer = tokenizer
+        self._tokenize = tokenize
         self._plan = plan
         self.path = path
         self.exported = exported
+        self.dims = dims
+        self._wide: Any = None  # the session with a thread per core, made on first need
+        self._lock = threading.Lock()
 
     @classmethod
     def create(
@@ -109,31 +123,68 @@ class OnnxQueryEncoder:
 
     @classmethod
     def load(
-        cls, model: Any, cache_dir: Path | None = None, name: str | None = None
+        cls,
+        model: Any,
+        cache_dir: Path | None = None,
+        name: str | None = None,
+        *,
+        source: Path | None = None,
     ) -> OnnxQueryEncoder:
-        """Export (once) and load `model`'s transformer; verify it against torch on probes."""
+        """Export (once) and load `model`'s transformer; verify it against torch on probes.
+
+        `source`: the folder `model` was loaded from; a checked export then gets a sidecar for
+        `from_sidecar`. Without it (a pipeline built in memory) no sidecar is written.
+        """
         plan = _plan(model)
         ort = _onnxruntime()
         path = _cache_path(model, cache_dir or default_cache_dir(), name, plan)
+        tokenize = hf_tokenize(model.tokenizer, plan.max_length)
+        dims = _model_dims(model)
+        encoder = None
         if path.exists():
             session = _session(ort, path)
             if session is not None:
-                encoder = cls(session, model.tokenizer, plan, path, exported=False)
-                if encoder.agreement(model) >= MIN_COSINE:
-                    return encoder
-        # Missing, corrupt or stale: (re-)export, then the new file must pass the same check.
-        _export(model, plan, path)
+                cached = cls(session, tokenize, plan, path, exported=False, dims=dims)
+                encoder = cached if cached.agreement(model) >= MIN_COSINE else None
+        if encoder is None:  # missing, corrupt or stale: (re-)export, then check the new file
+            _export(model, plan, path)
+            session = _session(ort, path)
+            if session is None:
+                raise OnnxUnsupported(f"onnxruntime cannot load the exported {path}")
+            encoder = cls(session, tokenize, plan, path, exported=True, dims=dims)
+            cosine = encoder.agreement(model)
+            if cosine < MIN_COSINE:
+                raise OnnxUnsupported(
+                    f"ONNX and torch embeddings differ (cosine {cosine:.6f} < {MIN_COSINE}); "
+                    "set embedding.query_backend: torch to silence this check"
+                )
+        if source is not None:
+            record_sidecar(encoder.path, plan, dims, model.tokenizer, (name or source.name, source))
+        return encoder
+
+    @classmethod
+    def from_sidecar(
+        cls, name: str, source: Path, cache_dir: Path | None = None
+    ) -> OnnxQueryEncoder | None:
+        """The encoder of model `name` (loaded from folder `source`) from its sidecar, without
+        importing torch, transformers or sentence-transformers; None when there is no current
+        sidecar (missing, corrupt, or the model files or package versions changed)."""
+        folder = cache_dir or default_cache_dir()
+        sidecar = find_sidecar(folder, name, source)
+        if sidecar is None:
+            return None
+        try:
+            ort = _onnxruntime()
+            tokenizer = PlainTokenizer.load(sidecar, folder)
+        except (OnnxUnsupported, OSError, ValueError):
+            return None
+        except Exception:  # noqa: BLE001 - tokenizers raises a bare Exception for a bad file
+            return None  # the caller falls back to the torch path, which rewrites the sidecar
+        path = folder / sidecar.export[0]
         session = _session(ort, path)
         if session is None:
-            raise OnnxUnsupported(f"onnxruntime cannot load the exported {path}")
-        encoder = cls(session, model.tokenizer, plan, path, exported=True)
-        cosine = encoder.agreement(model)
-        if cosine < MIN_COSINE:
-            raise OnnxUnsupported(
-                f"ONNX and torch embeddings differ (cosine {cosine:.6f} < {MIN_COSINE}); "
-                "set embedding.query_backend: torch to silence this check"
-            )
-        return encoder
+            return None
+        return cls(session, tokenizer, sidecar.plan, path, exported=False, dims=sidecar.dims)
 
     def agreement(self, model: Any) -> float:
         """The lowest cosine between this encoder's and `model.encode`'s probe embeddings."""
@@ -149,17 +200,37 @@ class OnnxQueryEncoder:
         return float(np.min(dots / np.maximum(norms, 1e-12)))
 
     def encode(self, texts: Sequence[str]) -> FloatMatrix:
-        """The pipeline's sentence embeddings for `texts`, float32 (n, dim)."""
+        """The pipeline's sentence embeddings for `texts`, float32 (n, dim), on one thread."""
+        return self._run(self._session, texts)
+
+    def encode_many(self, texts: Sequence[str], batch_size: int = MANY_BATCH) -> FloatMatrix:
+        """`encode` for a large batch: shortest texts first in sub-batches of `batch_size` (little
+        padding), on a session with a thread per core; rows come back in the order given."""
+        if not texts:
+            return np.zeros((0, self.dims), dtype=np.float32)
+        session = self._wide_session()
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        parts = [
+            self._run(session, [texts[i] for i in order[start : start + batch_size]])
+            for start in range(0, len(order), batch_size)
+        ]
+        out = np.empty((len(texts), parts[0].shape[1]), dtype=np.float32)
+        out[order] = np.concatenate(parts)
+        return out
+
+    def _wide_session(self) -> Any:
+        threads = os.cpu_count() or 1
+        with self._lock:
+            if self._wide is None:
+                wide = _session(_onnxruntime(), self.path, threads) if threads > 1 else None
+                self._wide = wide or self._session  # a file gone since: the 1-thread session
+            return self._wide
+
+    def _run(self, session: Any, texts: Sequence[str]) -> FloatMatrix:
         plan = self._plan
-        batch = self._tokenizer(
-            list(texts),
-            padding=True,
-            truncation="longest_first",
-            max_length=plan.max_length,
-            return_tensors="np",
-        )
+        batch = self._tokenize(list(texts))
         feed = {key: np.asarray(batch[key], dtype=np.int64) for key in plan.inputs}
-        hidden = np.asarray(self._session.run(None, feed)[0], dtype=np.float32)
+        hidden = np.asarray(session.run(None, feed)[0], dtype=np.float32)
         mask = feed["attention_mask"].astype(np.float32)
         if plan.pooling == "cls":
             # The first attended position, as Pooling does (left padding puts [CLS] later).
@@ -172,8 +243,13 @@ class OnnxQueryEncoder:
         return np.ascontiguousarray(out, dtype=np.float32)
 
 
-def _plan(model: Any) -> _Plan:
-    """The pipeline as a `_Plan`, or OnnxUnsupported naming what ONNX would not reproduce."""
+def _model_dims(model: Any) -> int:
+    getter = getattr(model, "get_embedding_dimension", None)  # newer name, same meaning
+    return int(getter() if getter else model.get_sentence_embedding_dimension())
+
+
+def _plan(model: Any) -> Plan:
+    """The pipeline as a `Plan`, or OnnxUnsupported naming what ONNX would not reproduce."""
     modules = list(model)
     kinds = [type(m).__name__ for m in modules]
     shape_ok = kinds[:2] == ["Transformer", "Pooling"] and kinds[2:] in ([], ["Normalize"])
@@ -200,7 +276,7 @@ def _plan(model: Any) -> _Plan:
         )
     max_length = model.max_seq_length or tokenizer.model_max_length
     pooling_mode: Literal["mean", "cls"] = "cls" if mode == "cls" else "mean"
-    return _Plan(pooling_mode, bool(kinds[2:]), inputs, int(max_length))
+    return Plan(pooling_mode, bool(kinds[2:]), inputs, int(max_length))
 
 
 def _check_transformer(model: Any, transformer: Any) -> None:
@@ -233,7 +309,7 @@ def _onnxruntime() -> Any:
         ) from exc
 
 
-def _cache_path(model: Any, cache_dir: Path, name: str | None, plan: _Plan) -> Path:
+def _cache_path(model: Any, cache_dir: Path, name: str | None, plan: Plan) -> Path:
     """`<cache>/<model name>-<12 hex of the weights' identity and the exporter's versions>.onnx`."""
     import torch
     import transformers
@@ -251,14 +327,20 @@ def _cache_path(model: Any, cache_dir: Path, name: str | None, plan: _Plan) -> P
         "inputs": plan.inputs,
     }
     key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12]
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", name or folder.name).strip("._") or "model"
-    return cache_dir / f"{slug}-{key}.onnx"
+    return cache_dir / f"{cache_slug(name or folder.name)}-{key}.onnx"
 
 
-def _session(ort: Any, path: Path) -> Any | None:
-    """An ONNX Runtime session on `path`, or None when the file cannot be loaded (corrupt)."""
+def _session(ort: Any, path: Path, threads: int = 1) -> Any | None:
+    """An ONNX Runtime session on `path`, or None when the file cannot be loaded (corrupt).
+
+    One thread by default: a query is small, and threads cost it more than they save.
+    """
     options = ort.SessionOptions()
-    options.intra_op_num_threads = 1  # a query is small: threads cost more than they save
+    options.intra_op_num_threads = threads
+    if threads > 1:
+        # Spinning workers wait on peers the OS has descheduled: on a busy 2-core box 931
+        # queries took 3.6-8.7 s spinning, 3.1-4.4 s not.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
     state = importlib.import_module("onnxruntime.capi.onnxruntime_pybind11_state")
@@ -269,7 +351,7 @@ def _session(ort: Any, path: Path) -> Any | None:
         return None
 
 
-def _export(model: Any, plan: _Plan, path: Path) -> None:
+def _export(model: Any, plan: Plan, path: Path) -> None:
     """Trace the transformer to ONNX at `path`, via a temp file so a crash leaves no half file."""
     import torch
 

@@ -168,6 +168,27 @@ class QdrantEdgeStore:
         hits = [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in scored]
         return rank(hits)[: query.limit]
 
+    def scroll(
+        self,
+        limit: int,
+        offset: str | None = None,
+        where: Filter | None = None,
+        payload_keys: tuple[str, ...] | None = None,
+    ) -> tuple[list[Hit], str | None]:
+        if limit < 1:
+            raise ValueError(f"scroll limit must be at least 1, got {limit}")
+        payload: Any = True if payload_keys is None else qe.PayloadSelector.Include([*payload_keys])
+        request = qe.ScrollRequest(
+            offset=uuid.UUID(offset) if offset is not None else None,
+            limit=limit,
+            filter=to_native(where) if where else None,
+            with_payload=payload,
+            with_vector=False,
+        )
+        records, next_id = self._open().scroll(request)
+        hits = [Hit(str(r.id), 0.0, dict(r.payload or {})) for r in records]
+        return hits, None if next_id is None else str(next_id)
+
     def list_collections(self) -> list[str]:
         if not self.root.exists():
             return []

@@ -91,6 +91,25 @@ class VectorStore(Protocol):
         """Best first; equal scores are ordered by id so results are reproducible."""
         ...
 
+    def scroll(
+        self,
+        limit: int,
+        offset: str | None = None,
+        where: Filter | None = None,
+        payload_keys: tuple[str, ...] | None = None,
+    ) -> tuple[list[Hit], str | None]:
+        """Up to `limit` points in id order from id `offset` on (inclusive), and the id to
+        pass as the next `offset` (None after the last page). Hits carry score 0.0 and their
+        payload (only `payload_keys`, if given), no vectors. A missing collection raises
+        `StoreError`.
+
+            hits, offset = store.scroll(256)
+            while offset is not None:
+                page, offset = store.scroll(256, offset)
+                hits += page
+        """
+        ...
+
     def list_collections(self) -> list[str]: ...
 
     def drop(self) -> None:

@@ -168,6 +168,24 @@ class QdrantServerStore:
         hits = [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in response.points]
         return rank(hits)[: query.limit]
 
+    def scroll(
+        self,
+        limit: int,
+        offset: str | None = None,
+        where: Filter | None = None,
+        payload_keys: tuple[str, ...] | None = None,
+    ) -> tuple[list[Hit], str | None]:
+        if limit < 1:
+            raise ValueError(f"scroll limit must be at least 1, got {limit}")
+        payload: Any = True if payload_keys is None else list(payload_keys)
+        with self._collection_required():
+            records, next_id = self.client.scroll(
+                self._collection, scroll_filter=to_native(where) if where else None,
+                limit=limit, offset=offset, with_payload=payload, with_vectors=False,
+            )  # fmt: skip
+        hits = [Hit(str(r.id), 0.0, dict(r.payload or {})) for r in records]
+        return hits, None if next_id is None else str(next_id)
+
     def list_collections(self) -> list[str]:
         return sorted(c.name for c in self.client.get_collections().collections)
 

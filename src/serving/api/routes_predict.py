@@ -1,12 +1,12 @@
-"""POST /v1/predict/{model}: classical-model predictions, answered 501 for now.
+"""POST /v1/predict/{model}: a registered classical model's production version, on raw rows.
 
-Predictions come from models in mltrack's registry (trained, tracked and promoted with
-`ragline ml ...`), which this version does not ship yet. Until it does, a valid request gets a
-501 that says so, and a malformed one the usual 422, so clients can be written against the
-final request shape. It stays out of the OpenAPI document until then.
+    POST /v1/predict/adult-income {"rows": [{"age": 39, "workclass": "Private", ...}]}
+    -> 200 {"model": "adult-income", "version": 3, "task": "classification",
+            "scores": [0.12], "labels": [0]}
 
-    POST /v1/predict/churn {"rows": [{"tenure": 12, "plan": "pro"}]}
-    -> 501 {"error": {"message": "...", "type": "not_implemented", "code": "predict_unavailable"}}
+Models come from mltrack's registry (`ragline ml train` / `ragline ml promote`); a promotion
+or rollback is picked up within seconds. 404 when the model has no production version; 422
+when the rows lack a column the model was trained on (the message names it).
 """
 
 from __future__ import annotations
@@ -19,25 +19,41 @@ from fastapi import Path as PathParam
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from mltrack.errors import DataError
 from serving.api.context import request_id
-from serving.api.schemas import PredictRequest, error_docs, error_response
+from serving.api.predictor import ModelNotServed
+from serving.api.schemas import PredictRequest, PredictResponse, error_docs, error_response
+from serving.api.services import ServicesDep
 
 router = APIRouter(tags=["predict"])
 MODEL_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
 
 
-# Not in the OpenAPI document until it can answer: clients should not be offered it yet.
-@router.post("/predict/{model}", responses=error_docs(422, 501), include_in_schema=False)
+@router.post("/predict/{model}", response_model=PredictResponse, responses=error_docs(404, 422))
 def predict(
-    model: Annotated[str, PathParam(pattern=MODEL_NAME)], body: PredictRequest, request: Request
-) -> JSONResponse:
-    """Not available yet: needs mltrack's model registry (see the module docstring)."""
-    return error_response(
-        501,
-        f"cannot predict with {model!r}: prediction serves models from mltrack's registry, "
-        "which this ragline version does not include yet; use /v1/query, /v1/search or "
-        "/v1/chat/completions meanwhile",
-        code="predict_unavailable",
-        type="not_implemented",
-        request_id=request_id(request) or uuid.uuid4().hex,
-    )
+    model: Annotated[str, PathParam(pattern=MODEL_NAME)],
+    body: PredictRequest,
+    request: Request,
+    services: ServicesDep,
+) -> PredictResponse | JSONResponse:
+    """Predict with the production version of `model`."""
+    rid = request_id(request) or uuid.uuid4().hex
+    try:
+        result = services.predictor.predict(model, body.rows)
+    except ModelNotServed as exc:
+        return error_response(404, str(exc), code="model_not_found", request_id=rid)
+    except (DataError, KeyError, ValueError) as exc:
+        return error_response(422, f"rows do not fit {model!r}: {exc}", code="bad_rows",
+                              param="rows", request_id=rid)  # fmt: skip
+    labels = None if result.labels is None else [_plain(v) for v in result.labels]
+    return PredictResponse(
+        model=result.model, version=result.version, task=result.task,
+        scores=result.scores, labels=labels,
+    )  # fmt: skip
+
+
+def _plain(value: object) -> str | int | float | bool:
+    if isinstance(value, str | int | float | bool):
+        return value
+    item = getattr(value, "item", None)  # numpy scalars
+    return item() if callable(item) else str(value)

@@ -400,6 +400,20 @@ class IngestJob(_Response):
 
 
 class PredictRequest(_Request):
-    """POST /v1/predict/{model}: feature rows for a classical model (not served yet)."""
+    """POST /v1/predict/{model}: raw feature rows (the columns the model was trained on)."""
 
     rows: list[dict[str, float | int | str | bool | None]] = Field(min_length=1, max_length=10_000)
+
+
+class PredictResponse(_Response):
+    """Predictions of the model's production version, one per row, in row order.
+
+    `scores`: positive-class probabilities (classification) or values (regression); `labels`:
+    the class each score gives at 0.5 (classification only).
+    """
+
+    model: str
+    version: int
+    task: Literal["classification", "regression"]
+    scores: list[float]
+    labels: list[str | int | float | bool] | None = None

@@ -42,6 +42,7 @@ from rag.retrieve import Mode, Retriever
 from rag.store.protocol import CollectionSpec, VectorStore
 from serving.api.context import ANONYMOUS
 from serving.api.jobs import IngestJobs
+from serving.api.predictor import Predictor
 from serving.errors import ConfigError
 from serving.serve_config import Arm
 from serving.settings import Settings, deep_merge
@@ -256,6 +257,7 @@ class Services:
             self._pipelines[arm.name] = Pipeline(arm.name, arm_config, self._shared)
         self.traffic: Traffic | None = build_traffic(settings)
         self.jobs = IngestJobs(self.ingest)
+        self.predictor = Predictor(settings.ml, settings.data_dir)
         self._warm = "not started"
 
     def pipeline(self, arm: str | None) -> Pipeline:
@@ -281,8 +283,9 @@ class Services:
         return Outcome(self.traffic, arm)
 
     def warm_up(self) -> None:
-        """Load the embedder (torch and the ONNX query model), open the default collection if it
-        exists, resolve every pipeline's first deployment. Failures show in `ready()`."""
+        """Load the query embedder (the cached ONNX export; torch only when there is none, so
+        the first ingest job may still load torch), open the default collection if it exists,
+        resolve every pipeline's first deployment. Failures show in `ready()`."""
         self._warm = "running"
         try:
             self._shared.embedder.warm_up()

@@ -416,6 +416,48 @@ class StoreConformance:
         cut = filled.query(StoreQuery(dense=vector, limit=2))
         assert [h.id for h in cut] == expected[:2]
 
+    # --- scroll ------------------------------------------------------------------------------
+
+    def test_scroll_pages_through_every_point_in_id_order(self, loaded: VectorStore) -> None:
+        pages: list[list[Hit]] = []
+        page, offset = loaded.scroll(4)
+        pages.append(page)
+        while offset is not None:
+            page, offset = loaded.scroll(4, offset)
+            pages.append(page)
+        assert [len(p) for p in pages] == [4, 2]
+        hits = [h for p in pages for h in p]
+        assert [h.id for h in hits] == sorted(IDS)
+        assert {h.id: h.payload for h in hits} == {p.id: p.payload for p in POINTS}
+        assert all(h.score == 0.0 for h in hits)
+
+    def test_scroll_offset_is_the_first_id_of_the_next_page(self, loaded: VectorStore) -> None:
+        first, offset = loaded.scroll(2)
+        assert [h.id for h in first] == sorted(IDS)[:2]
+        assert offset == sorted(IDS)[2]
+        rest, end = loaded.scroll(10, offset)
+        assert [h.id for h in rest] == sorted(IDS)[2:]
+        assert end is None
+        assert loaded.scroll(len(POINTS))[1] is None  # an exactly full page is the last one
+
+    def test_scroll_applies_the_filter_and_payload_keys(self, loaded: VectorStore) -> None:
+        where = Filter(must=(Match("source_document", "guide.md"),))
+        keys = ("source_document", "page_number")
+        hits, offset = loaded.scroll(10, where=where, payload_keys=keys)
+        assert offset is None
+        assert [h.id for h in hits] == sorted(ids_of(0, 1, 2))
+        assert all(set(h.payload) == set(keys) for h in hits)
+        bare, _ = loaded.scroll(10, payload_keys=())
+        assert len(bare) == len(POINTS) and all(h.payload == {} for h in bare)
+        with pytest.raises(ValueError, match="at least 1"):
+            loaded.scroll(0)
+
+    def test_scroll_of_an_empty_or_missing_collection(self, store: VectorStore) -> None:
+        with pytest.raises(StoreError, match="does not exist"):
+            store.scroll(10)
+        store.ensure_collection(SPEC)
+        assert store.scroll(10) == ([], None)
+
     # --- helpers -----------------------------------------------------------------------------
 
     @staticmethod

@@ -1,4 +1,4 @@
-"""POST /v1/query, /v1/search and /v1/predict on the real app over a small ingested corpus."""
+"""POST /v1/query, /v1/search and /v1/predict (errors) on the real app over a small corpus."""
 
 from __future__ import annotations
 
@@ -131,19 +131,19 @@ def test_a_bad_filter_says_which_forms_are_accepted(client: TestClient) -> None:
     assert "Accepted forms" in response.json()["error"]["message"]
 
 
-def test_predict_is_501_until_the_registry_exists(client: TestClient) -> None:
+def test_predict_an_unregistered_model_is_404_and_empty_rows_422(client: TestClient) -> None:
     response = client.post("/v1/predict/churn", json={"rows": [{"tenure": 12, "plan": "pro"}]})
-    assert response.status_code == 501
-    assert response.json()["error"]["code"] == "predict_unavailable"
+    assert response.status_code == 404, response.text
+    error = response.json()["error"]
+    assert error["code"] == "model_not_found" and "ragline ml promote churn" in error["message"]
     assert client.post("/v1/predict/churn", json={"rows": []}).status_code == 422
 
 
 def test_openapi_documents_the_served_routes(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     for route in ("/v1/chat/completions", "/v1/models", "/v1/query", "/v1/search",
-                  "/v1/ingest", "/v1/ingest/{job_id}"):  # fmt: skip
+                  "/v1/ingest", "/v1/ingest/{job_id}", "/v1/predict/{model}"):  # fmt: skip
         assert route in paths
-    assert "/v1/predict/{model}" not in paths  # offered once it can answer
     query = paths["/v1/query"]["post"]["responses"]
     assert query["404"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")
 
