@@ -6,7 +6,7 @@
 
 It reads the numbered context blocks and the question of a grounded prompt
 (`llm_router.grounding`), scores every context sentence against the question with BM25
-(lowercase words, stopwords removed, Snowball-stemmed so "rise" meets "rises" and "rising"),
+(lowercase words, stopwords removed, inflections folded so "rise" meets "rises" and "rising"),
 and answers with the best few, each followed
 by the citation of its block. When no sentence contains enough of the question's terms it says
 "I don't have enough information". Always available, deterministic, a few milliseconds.
@@ -17,13 +17,10 @@ from __future__ import annotations
 
 import math
 import re
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-
-import Stemmer
 
 from llm_router.config import ExtractiveConfig
 from llm_router.grounding import NOT_ENOUGH_INFO, ContextBlock, parse_user_prompt
@@ -164,26 +161,43 @@ def best_sentences(
 
 
 def terms(text: str) -> list[str]:
-    """Stems of the lowercase words of two or more characters, stopwords removed.
+    """The lowercase words of two or more characters, stopwords removed, inflections folded.
 
     Example:
         >>> terms("Why does the dough rise? It rises and keeps rising.")
-        ['dough', 'rise', 'rise', 'keep', 'rise']
+        ['dough', 'ris', 'ris', 'keep', 'ris']
     """
-    words = [w for w in _WORD.findall(text.lower()) if len(w) > 1 and w not in STOPWORDS]
-    stems: list[str] = _stemmer().stemWords(words)
-    return stems
+    words = _WORD.findall(text.lower())
+    return [inflection_stem(w) for w in words if len(w) > 1 and w not in STOPWORDS]
 
 
-_LOCAL = threading.local()
+def inflection_stem(word: str) -> str:
+    """`word` without its English inflection (-s, -es, -ies, -ed, -ing, a final -e), so
+    "rise", "rises" and "rising" meet; derivations stay apart ("capital" is not
+    "capitalize"), which a full stemmer such as Porter's would merge, making unrelated
+    sentences look like answers.
+
+    Example:
+        >>> [inflection_stem(w) for w in ("tides", "studies", "caused", "running", "capital")]
+        ['tid', 'study', 'caus', 'run', 'capital']
+    """
+    if len(word) <= 3 or word.isdigit():
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    for suffix in ("ing", "ed"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return _undouble(word[: -len(suffix)]).removesuffix("e")
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    return word.removesuffix("e") if len(word) > 3 else word
 
 
-def _stemmer() -> Stemmer.Stemmer:
-    # one per thread: PyStemmer's documentation says a Stemmer must not be shared by threads
-    stemmer: Stemmer.Stemmer | None = getattr(_LOCAL, "stemmer", None)
-    if stemmer is None:
-        stemmer = _LOCAL.stemmer = Stemmer.Stemmer("english")
-    return stemmer
+def _undouble(stem: str) -> str:
+    """ "runn" -> "run", but "fall" and "pass" keep their doubled letters."""
+    if len(stem) >= 3 and stem[-1] == stem[-2] and stem[-1] not in "lsz":
+        return stem[:-1]
+    return stem
 
 
 def _split(blocks: Sequence[ContextBlock], min_words: int) -> list[_Sentence]:

@@ -263,7 +263,8 @@ def eval_suite(
     ] = True,
 ) -> None:
     """Run an evaluation suite: metrics with 95% CIs, gates, report.md and report.json."""
-    from serving.eval_cmd import EvalUsageError, eval_exit_code, print_summary, run_eval
+    from serving.eval_cmd import eval_exit_code, print_summary, run_eval
+    from serving.eval_measure import EvalUsageError
 
     settings = _settings(ctx)
     try:

@@ -5,11 +5,11 @@
 
 A BEIR corpus goes to ``<data_dir>/eval/<suite>/corpus/`` as one JSONL file, a golden suite's
 ``corpus`` is ingested as it is; either goes through the real Ingestor into the suite's
-collection (a rerun finds it unchanged in the manifest and skips it). Chunk hits are collapsed
-to documents by ``source_document`` at their best rank. Golden suites also answer every
-question (serving.eval_golden). The run folder gets report.md, report.json and PNG plots;
-every run is also listed in ``<data_dir>/eval_runs/runs.jsonl``. Exit codes: 0 every gate
-passed; 1 a gate failed; 2 bad usage (suite, dataset, settings, baseline).
+collection (a rerun finds it unchanged in the manifest and skips it); serving.eval_measure runs
+the queries, serving.eval_golden answers and judges QA items. The run folder gets report.md,
+report.json and PNG plots; every run is listed in ``<data_dir>/eval_runs/runs.jsonl`` and
+recorded as an mltrack experiment (serving.eval_track). Exit codes: 0 every gate passed; 1 a
+gate failed; 2 bad usage (suite, dataset, settings, baseline).
 """
 
 from __future__ import annotations
@@ -17,14 +17,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from evals.datasets import BeirSet, DatasetError, GoldenSet, load_beir, load_golden_jsonl
 from evals.report import (
@@ -36,18 +35,18 @@ from evals.report import (
     to_json,
     to_markdown,
 )
-from evals.retrieval import evaluate_run, first_occurrences
 from evals.stats import slice_by, with_ci
 from evals.suite import SuiteConfig, SuiteError, evaluate_gates, load_suite
-from rag.retrieve import Retriever
+from serving.eval_measure import (
+    EvalUsageError,
+    Measured,
+    ingest_corpus,
+    measure_beir,
+    measure_golden,
+    write_corpus,
+)
 from serving.eval_plots import write_plots
 from serving.settings import Settings, deep_merge
-
-BATCH = 64  # queries embedded and searched per step of the progress bar
-
-
-class EvalUsageError(Exception):
-    """Bad usage: the message says what to fix; the command exits 2."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,22 +57,6 @@ class EvalRun:
     out_dir: Path
     experiment: str | None = None  # the mltrack experiment id, when tracked
     tracking_error: str | None = None
-
-
-@dataclass(slots=True)
-class Measured:
-    """What a run measured, before it becomes a report: per-query values, aligned with
-    `query_ids`, the queries' metadata (for slices) and what the plots need."""
-
-    query_ids: tuple[str, ...]
-    per_query: dict[str, list[float | None]]
-    metadata: list[Mapping[str, object]]
-    dataset: dict[str, int]
-    run: dict[str, list[str]] = field(default_factory=dict)  # documents retrieved, best first
-    qrels: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
-    top_scores: list[float | None] = field(default_factory=list)  # best hit's score per query
-    costs: dict[str, float] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
 
 
 def suite_settings(base: Settings, suite: SuiteConfig) -> Settings:
@@ -114,13 +97,13 @@ def run_eval(
         folder = write_corpus(data, settings.data_dir / "eval" / suite.name / "corpus").parent
     else:
         folder = _corpus_folder(suite)
-    chunks = _ingest(settings, suite, folder, console)
+    chunks = ingest_corpus(settings, suite, folder, console)
     timings["ingest"] = time.perf_counter() - clock
     clock = time.perf_counter()
     if isinstance(data, BeirSet):
-        measured = _measure_beir(settings, suite, data, console)
+        measured = measure_beir(settings, suite, data, console)
     else:
-        measured = _measure_golden(settings, suite, data, console)
+        measured = measure_golden(settings, suite, data, console)
     timings["queries"] = time.perf_counter() - clock
     measured.dataset["chunks"] = chunks
     clock = time.perf_counter()
@@ -192,118 +175,6 @@ def _read_baseline(folder: Path) -> RunReport:
         raise EvalUsageError(f"--baseline {folder}: cannot read {path} ({exc.strerror})") from None
     except ReportError as exc:
         raise EvalUsageError(f"--baseline {path}: {exc}") from None
-
-
-def write_corpus(beir: BeirSet, folder: Path) -> Path:
-    """The corpus as one JSONL file (rewritten only when its content changed, for the manifest)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "corpus.jsonl"
-    lines = (
-        json.dumps({"_id": d.doc_id, "title": d.title, "text": d.text}, ensure_ascii=False)
-        for d in beir.corpus
-        if d.text.strip() or d.title.strip()
-    )
-    text = "\n".join(lines) + "\n"
-    if not path.is_file() or path.read_text(encoding="utf-8") != text:
-        path.write_text(text, encoding="utf-8")
-    return path
-
-
-def _ingest(settings: Settings, suite: SuiteConfig, folder: Path, console: Console) -> int:
-    """Ingest `folder` into the suite's collection; returns the chunks in the collection."""
-    from rag.errors import RagError
-    from serving.console import IngestProgress
-    from serving.wiring import build_ingestor, build_store
-
-    store = build_store(settings, suite.collection_name)
-    try:
-        with IngestProgress(console) as progress:
-            ingestor = build_ingestor(settings, store, progress)
-            ingest = ingestor.run([folder])
-            ingestor.manifest.close()
-        if ingest.failed:
-            why = "; ".join(f"{s.path}: {s.reason}" for s in ingest.skipped)
-            raise EvalUsageError(f"the suite's corpus could not be ingested: {why}")
-        return store.count()
-    except RagError as exc:
-        raise EvalUsageError(f"ingest failed: {exc}") from None
-    finally:
-        store.close()
-
-
-_KEYS = ("source_document",)
-
-
-def _measure_beir(
-    settings: Settings, suite: SuiteConfig, beir: BeirSet, console: Console
-) -> Measured:
-    """Search every query (chunks collapsed by source_document) and score against the qrels."""
-    from serving.search_cmd import build_retriever
-
-    retriever: Retriever = build_retriever(settings, settings.retrieval, suite.collection_name)
-    run: dict[str, list[str]] = {}
-    top: dict[str, float] = {}
-    columns = (TextColumn("queries"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    try:
-        with Progress(*columns, console=console, transient=True) as bar:
-            task = bar.add_task("queries", total=len(beir.queries))
-            for start in range(0, len(beir.queries), BATCH):
-                batch = beir.queries[start : start + BATCH]
-                queries = retriever.store_queries([q.text for q in batch], top_k=suite.depth)
-                # scoring needs only each hit's document, not its ~1 KB of text
-                hits = [
-                    retriever.store.query(replace(q, payload_keys=_KEYS)) if q else []
-                    for q in queries
-                ]
-                for query, ranked in zip(batch, hits, strict=True):
-                    docs = (str(h.payload.get("source_document", h.id)) for h in ranked)
-                    run[query.query_id] = first_occurrences(docs)
-                    if ranked:
-                        top[query.query_id] = ranked[0].score
-                bar.advance(task, len(batch))
-    finally:
-        retriever.store.close()
-    scored = evaluate_run(run, beir.qrels, ks=suite.ks)
-    meta_by_id = {q.query_id: q.metadata for q in beir.queries}
-    return Measured(
-        query_ids=scored.query_ids,
-        per_query={m: scored.per_query(m) for m in suite.metrics},
-        metadata=[meta_by_id.get(q, {}) for q in scored.query_ids],
-        dataset={
-            "documents": len(beir.corpus),
-            "queries": len(scored.query_ids),
-            "dropped_queries": len(beir.dropped_queries),
-        },
-        run=run,
-        qrels=beir.qrels,
-        top_scores=[top.get(q) for q in scored.query_ids],
-    )
-
-
-def _measure_golden(
-    settings: Settings, suite: SuiteConfig, golden: GoldenSet, console: Console
-) -> Measured:
-    """Answer every item through the pipeline and score retrieval, answers and judges."""
-    from serving.eval_golden import answer_golden, score_golden
-
-    answered = answer_golden(settings, suite, golden, console)
-    scored = score_golden(settings, suite, golden, answered, console)
-    items = golden.items
-    return Measured(
-        query_ids=tuple(item.id for item in items),
-        per_query={m: scored.per_query.get(m, [None] * len(items)) for m in suite.metrics},
-        metadata=[{**item.metadata, "tags": list(item.tags)} for item in items],
-        dataset={
-            "items": len(items),
-            "should_abstain": sum(item.should_abstain for item in items),
-            "synthetic": sum(item.synthetic for item in items),
-        },
-        run={item.id: list(a.documents) for item, a in zip(items, answered, strict=True)},
-        qrels={item.id: dict.fromkeys(item.sources, 1) for item in items if item.sources},
-        top_scores=[a.top_score for a in answered],
-        costs=scored.costs,
-        notes=scored.notes,
-    )
 
 
 def _report(

@@ -20,7 +20,7 @@ from evals.report import RunReport
 from evals.suite import SuiteConfig
 
 if TYPE_CHECKING:
-    from serving.eval_cmd import Measured
+    from serving.eval_measure import Measured
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
