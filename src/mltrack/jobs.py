@@ -74,17 +74,22 @@ def check_quality(config: TrainConfig, ml: MltrackConfig, *, force: bool) -> Qua
 def leakage_report(config: TrainConfig, prep: Prepared) -> LeakageReport:
     """Leakage checks on what training fits: every fitted step's rows against the train split
     (per-fold target encoders against the rows they encoded), target-derived features among
-    the raw columns the model reads, and the entity column across train and test."""
+    the raw columns the model reads, the entity column across train and test, and feature
+    timestamps after the prediction time (when the config names `data.feature_times`)."""
     records = tuple(_as_leakage_record(r) for r in prep.records)
     split = prep.split
-    # the columns the model reads (plus target and entity): unused columns cannot leak
-    keep = {*prep.pipeline.input_columns, config.data.target, config.data.id_column}
+    spec = config.data
+    at = (spec.prediction_time or spec.time_column) if spec.feature_times else None
+    # the columns the model reads (plus target, entity, times): unused columns cannot leak
+    keep = {*prep.pipeline.input_columns, spec.target, spec.id_column, at, *spec.feature_times}
     used = [c for c in prep.frame.columns if c in keep]
     return run_all(
         LeakageInputs(
             data=prep.frame[used].loc[list(split.train) + list(split.test)],
-            target=config.data.target,
-            entity=config.data.id_column,
+            target=spec.target,
+            prediction_time=at,
+            feature_times=tuple(spec.feature_times),
+            entity=spec.id_column,
             train_index=frozenset(split.train.tolist()),
             fit_records=records,
         )

@@ -26,7 +26,7 @@ from serving.errors import ConfigError
 from serving.settings import Settings, load_settings
 
 if TYPE_CHECKING:
-    from mltrack.registry import Stage
+    from mltrack.registry import ModelRegistry, Stage
     from mltrack.tabular.config import TrainConfig
 
 ml_app = typer.Typer(help="classical ML: train, track, register, promote, monitor.")
@@ -126,7 +126,10 @@ def _train(
     if outcome.version is not None:
         v = outcome.version
         out.print(f"  registered {v.name}:{v.version} in development", markup=False)
-    tuned = f", {result.tuning.trials} trials" if result.tuning is not None else ""
+    tuning = result.tuning
+    tuned = ""
+    if tuning is not None:
+        tuned = f", {len(tuning.trials)} trials ({tuning.metric} best {tuning.best_score:.4f})"
     out.print(
         f"model in {result.artifact_dir}; {time.perf_counter() - started:.1f} s{tuned}",
         markup=False,
@@ -230,10 +233,7 @@ def list_cmd(
     out.print(f"{len(records)} experiments", markup=False)
 
 
-def _print_model(registry: object, name: str) -> None:
-    from mltrack.registry import ModelRegistry
-
-    assert isinstance(registry, ModelRegistry)
+def _print_model(registry: ModelRegistry, name: str) -> None:
     versions = Table("version", "stage", "format", "run")
     for v in registry.versions(name):
         versions.add_row(str(v.version), v.stage or "archived", v.format, v.run_id or "-")

@@ -126,3 +126,10 @@ def test_low_quality_data_is_refused_unless_forced(run: Invoke, tmp_path: Path) 
     code, output = run("train", str(config), "--out", str(tmp_path / "r"))
     assert code == 1, output
     assert "refused" in output and "quality" in output
+
+
+def test_tune_runs_a_study_and_logs_it(run: Invoke, tmp_path: Path) -> None:
+    config = write_config(tmp_path, "tuned", "lightgbm")
+    code, output = run("tune", str(config), "--trials", "3", "--out", str(tmp_path / "r"))
+    assert code == 0, output
+    assert ", 3 trials" in output and "registered adult-test:1" in output

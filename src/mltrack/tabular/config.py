@@ -63,6 +63,14 @@ class DataSpec(_Section):
     protected: str | None = Field(None, description="column for the fairness report")
     id_column: str | None = Field(None, description="entity key (grouped split, temporal)")
     time_column: str | None = Field(None, description="event time (temporal split/features)")
+    prediction_time: str | None = Field(
+        None, description="when a prediction is made; null: time_column (leakage checks)"
+    )
+    feature_times: list[str] = Field(
+        default_factory=list,
+        description="columns saying when each row's feature values were known; a value later "
+        "than the prediction time is leakage",
+    )
 
     @model_validator(mode="after")
     def _format_known(self) -> Self:
@@ -287,6 +295,8 @@ def _cross_checks(c: TrainConfig) -> list[str]:
         out.append("split.group_column: a grouped split needs it (or data.id_column)")
     if c.split.test_size + c.split.valid_size >= 0.9:
         out.append("split: test_size + valid_size must leave at least 10% of rows to train on")
+    if c.data.feature_times and not (c.data.prediction_time or c.data.time_column):
+        out.append("data.prediction_time: feature_times are compared with it; name the column")
     if c.features.temporal and not c.data.time_column:
         out.append("data.time_column: temporal features are computed in time order; name it")
     if not (c.features.numeric or c.features.categorical or c.features.temporal):
