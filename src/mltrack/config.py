@@ -8,9 +8,44 @@ the registry's audit log lives in the same database.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
+
+
+class LedgerConfig(BaseModel):
+    """Where the ledger lives and how it batches writes.
+
+    LedgerConfig(url="postgresql://ledger@db:5432/costs", monthly_budget_usd=Decimal("200"))
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str | None = Field(
+        None, description="SQLAlchemy URL; null: sqlite:///<data_dir>/ledger.db"
+    )
+    table: str = Field("cost_ledger", pattern=r"^[a-z_][a-z0-9_]{0,47}$")
+    monthly_budget_usd: Decimal | None = Field(None, gt=0, allow_inf_nan=False)
+    batch_size: int = Field(500, ge=1, description="entries written per executemany")
+    flush_interval_s: float = Field(5.0, gt=0, description="oldest buffered entry's max age")
+    embedding_usd_per_hour: Decimal = Field(
+        Decimal(0), ge=0, description="compute price of query embedding (0: your own CPU)"
+    )
+    vector_db_usd_per_1k_ops: Decimal = Field(
+        Decimal(0), ge=0, description="price of 1,000 vector-store queries (0: embedded Edge)"
+    )
+    prediction_usd_per_hour: Decimal = Field(
+        Decimal(0), ge=0, description="compute price of classical predictions"
+    )
+
+    def resolved_url(self, data_dir: Path) -> str:
+        """The URL, with the SQLite default under `data_dir` and psycopg 3 for PostgreSQL."""
+        if not self.url:
+            return f"sqlite:///{(data_dir / 'ledger.db').resolve()}"
+        if self.url.startswith(("postgresql://", "postgres://")):
+            return "postgresql+psycopg://" + self.url.split("://", 1)[1]
+        return self.url
 
 
 class MltrackConfig(BaseModel):
@@ -27,6 +62,7 @@ class MltrackConfig(BaseModel):
     experiment: str = Field("ragline", description="MLflow experiment runs are logged to")
     min_quality: int = Field(18, ge=0, le=30, description="data-quality score needed to train")
     confidence: float = Field(0.95, gt=0, lt=1, description="CI level of promotion gates")
+    ledger: LedgerConfig = LedgerConfig()
 
     def resolved_tracking_uri(self, data_dir: Path) -> str:
         """The tracking URI, with the embedded default under `data_dir`."""

@@ -6,7 +6,8 @@ MltrackError
 ├── QualityTooLow        the data-quality score is under the threshold (pass --force to train)
 ├── LeakageFound         a leakage check failed (the message lists each finding)
 ├── GateRefused          a promotion gate failed (the message names the gate)
-└── UnsafeModelFile      a model file would need unpickling from an untrusted path
+├── UnsafeModelFile      a model file would need unpickling from an untrusted path
+└── LedgerError          the cost ledger's database cannot be reached or written (mltrack.ledger)
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ import shlex
 import sys
 import tempfile
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -141,7 +141,7 @@ def _refusal(name: str, version: int, to_stage: str, decision: GateDecision) -> 
     )
 
 
-def _production_stack(entries: tuple[AuditEntry, ...]) -> list[int]:
+def production_stack(entries: Sequence[AuditEntry]) -> list[int]:
     """The versions that held production, oldest first, with rolled-back ones popped."""
     stack: list[int] = []
     for e in entries:
@@ -238,7 +238,7 @@ class ModelRegistry:
     ) -> ModelVersionInfo:
         """Put back the version that was in production before the current one (per the audit
         log) and return it; raises MltrackError when there is none."""
-        stack = _production_stack(self.history(name))
+        stack = production_stack(self.history(name))
         if len(stack) < 2:
             raise MltrackError(
                 f"cannot roll back {name}: the audit log shows no earlier production version "

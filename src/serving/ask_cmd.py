@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from rich.console import Console
 from rich.markup import escape
@@ -79,8 +80,20 @@ def print_answer(console: Console, result: Answer, retrieval_ms: float) -> None:
     )
 
 
+@dataclass
+class RetrievalWork:
+    """What a retrieval spent, for the cost ledger: query-embedding seconds, store queries."""
+
+    embed_s: float = 0.0
+    store_queries: int = 0
+
+
 def relevance_scored(
-    retriever: Retriever, question: str, where: Filter | None = None, k: int | None = None
+    retriever: Retriever,
+    question: str,
+    where: Filter | None = None,
+    k: int | None = None,
+    work: RetrievalWork | None = None,
 ) -> list[Hit]:
     """Hits in retrieval order (filtered by `where`, `k` of them), scored by dense cosine: a
     relevance that thresholds can use.
@@ -89,13 +102,18 @@ def relevance_scored(
     abstention threshold reads the cosine of each hit from a dense search with the same query
     vector (embedded once); a hit the dense leg did not return gets the lowest cosine it did.
     """
+    work = work if work is not None else RetrievalWork()
+    started = time.perf_counter()
     [found] = retriever.store_queries([question], where, top_k=k)
+    work.embed_s += time.perf_counter() - started
     if found is None:
         return []
     hits = retriever.store.query(found)
+    work.store_queries += 1
     if retriever.config.mode == "dense" or found.dense is None:
         return hits
     dense = StoreQuery(dense=found.dense, limit=found.prefetch_limit, filter=where)
     cosine = {h.id: h.score for h in retriever.store.query(dense)}
+    work.store_queries += 1
     floor = min(cosine.values(), default=0.0)
     return [Hit(h.id, cosine.get(h.id, floor), h.payload) for h in hits]

@@ -320,9 +320,15 @@ def hash_key(
 
 def _add_ml() -> None:
     # imported here: ml_cli's own imports stay lazy, so `ragline --help` starts fast
+    from serving.costs_cli import costs_app
     from serving.ml_cli import ml_app
+    from serving.monitor_cli import monitor_app
+    from serving.score_cli import score_command
 
+    app.command("score")(score_command)
     app.add_typer(ml_app, name="ml")
+    app.add_typer(costs_app, name="costs")
+    app.add_typer(monitor_app, name="monitor")
 
 
 _add_ml()

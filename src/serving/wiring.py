@@ -79,10 +79,11 @@ def build_ingestor(
 def build_chat_router(settings: Settings, model: str | None = None) -> Router:
     """The router over `settings.llm`; `model` ("provider:model") asks that model alone.
 
-    Cost events go to `<data_dir>/costs.jsonl` (mltrack's ledger replaces it later).
+    Cost events go to `<data_dir>/costs.jsonl` and to the cost ledger (`<data_dir>/ledger.db`).
     """
     from llm_router.build import build_router
-    from llm_router.costs import JsonlSink
+    from llm_router.costs import FanoutSink, JsonlSink
+    from serving.ledger_sink import LedgerSink
 
     llm = settings.llm
     if model is not None:
@@ -91,6 +92,9 @@ def build_chat_router(settings: Settings, model: str | None = None) -> Router:
     return build_router(
         llm,
         data_dir=settings.data_dir,
-        sink=JsonlSink(settings.data_dir / "costs.jsonl"),
+        sink=FanoutSink(
+            JsonlSink(settings.data_dir / "costs.jsonl"),
+            LedgerSink.open(settings.data_dir, settings.ml.ledger),
+        ),
         embedder=embedder,
     )

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from mltrack.datasets import load_adult
 from serving.cli import app
+from tests.mltrack.adult_config import adult_config
 
 pytestmark = [
     pytest.mark.integration,
@@ -22,25 +23,13 @@ pytestmark = [
 ]
 Invoke = Callable[..., tuple[int, str]]
 
-CONFIG = """
-experiment: {{hypothesis: "{hypothesis}", register_as: adult-test}}
-data: {{path: {data}, target: income, task: classification, positive_label: 1, protected: sex}}
-split: {{kind: stratified, test_size: 0.25, valid_size: 0.2, seed: 0}}
-features:
-  numeric: [{{columns: [{numeric}]}}]
-  categorical: [{{columns: [relationship, marital-status, sex], encoding: onehot}}]
-baseline: {{kind: majority}}
-model: {{kind: {kind}, rounds: 60, early_stopping: 10, threads: 1}}
-metrics: {{primary: roc_auc, resamples: 200}}
-quality: {{target: income, min_rows: 1000, min_rows_per_class: 100, declared: {{timeliness: 2}}}}
-"""
-
 
 def write_config(
     folder: Path, name: str, kind: str, numeric: str = "age, education-num, hours-per-week"
 ) -> Path:
     path = folder / f"{name}.yaml"
-    text = CONFIG.format(hypothesis=name, data=folder / "adult.csv", kind=kind, numeric=numeric)
+    experiment = f"{{hypothesis: {name}, register_as: adult-test}}"
+    text = adult_config(folder / "adult.csv", experiment, kind, numeric)
     path.write_text(text)
     return path
 

@@ -11,6 +11,7 @@ when the rows lack a column the model was trained on (the message names it).
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Annotated
 
@@ -20,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from mltrack.errors import DataError
-from serving.api.context import request_id
+from serving.api.context import caller, request_id
 from serving.api.predictor import ModelNotServed
 from serving.api.schemas import PredictRequest, PredictResponse, error_docs, error_response
 from serving.api.services import ServicesDep
@@ -38,6 +39,7 @@ def predict(
 ) -> PredictResponse | JSONResponse:
     """Predict with the production version of `model`."""
     rid = request_id(request) or uuid.uuid4().hex
+    started = time.perf_counter()
     try:
         result = services.predictor.predict(model, body.rows)
     except ModelNotServed as exc:
@@ -45,6 +47,10 @@ def predict(
     except (DataError, KeyError, ValueError) as exc:
         return error_response(422, f"rows do not fit {model!r}: {exc}", code="bad_rows",
                               param="rows", request_id=rid)  # fmt: skip
+    seconds = time.perf_counter() - started
+    services.costs.prediction(
+        rid, caller(request), f"{model}:{result.version}", rows=len(body.rows), seconds=seconds
+    )
     labels = None if result.labels is None else [_plain(v) for v in result.labels]
     return PredictResponse(
         model=result.model, version=result.version, task=result.task,

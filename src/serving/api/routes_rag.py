@@ -42,7 +42,7 @@ from serving.api.schemas import (
     usd_header,
 )
 from serving.api.services import CollectionMissing, ServicesDep
-from serving.ask_cmd import relevance_scored
+from serving.ask_cmd import RetrievalWork, relevance_scored
 from serving.search_cmd import run_search
 
 router = APIRouter(tags=["rag"])
@@ -64,7 +64,9 @@ def query(body: QueryRequest, request: Request, services: ServicesDep) -> Respon
             retriever = pipeline.retriever(body.collection)
         except CollectionMissing as exc:
             return _missing(exc, rid)
-        hits = relevance_scored(retriever, body.question, body.filter(), body.k)
+        work = RetrievalWork()
+        hits = relevance_scored(retriever, body.question, body.filter(), body.k, work)
+        services.costs.retrieval(rid, who, retriever.store.collection, work)
         model = BoundRouter(pipeline.router, key=who, request_id=rid)
         result = answer(body.question, hits, model, pipeline.settings.answer)
     label = arm or CONTROL_ARM

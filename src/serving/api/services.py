@@ -41,9 +41,11 @@ from rag.rerank import Reranker, make_reranker
 from rag.retrieve import Mode, Retriever
 from rag.store.protocol import CollectionSpec, VectorStore
 from serving.api.context import ANONYMOUS
+from serving.api.costs import WorkCosts
 from serving.api.jobs import IngestJobs
 from serving.api.predictor import Predictor
 from serving.errors import ConfigError
+from serving.ledger_sink import LedgerSink
 from serving.serve_config import Arm
 from serving.settings import Settings, deep_merge
 from serving.wiring import build_embedder, build_ingestor, build_store
@@ -95,8 +97,12 @@ class _Shared:
         self.settings = settings
         self.embedder: SentenceTransformerEmbedder = build_embedder(settings)
         self.sparse = Bm25Encoder(settings.sparse)
-        ledger = JsonlSink(settings.data_dir / "costs.jsonl")
-        self.sink: CostSink = FanoutSink(ledger, sink) if sink is not None else ledger
+        self.ledger = LedgerSink.open(settings.data_dir, settings.ml.ledger)
+        # non-LLM work (embedding, vector DB, predictions) goes to the files, not to `sink`
+        self.work_sink = FanoutSink(JsonlSink(settings.data_dir / "costs.jsonl"), self.ledger)
+        self.sink: CostSink = (
+            FanoutSink(self.work_sink, sink) if sink is not None else self.work_sink
+        )
         self.probe = build_store(settings)  # never opened: readiness checks only
         self._stores: dict[str, VectorStore] = {}
         self._lock = threading.Lock()
@@ -258,6 +264,7 @@ class Services:
         self.traffic: Traffic | None = build_traffic(settings)
         self.jobs = IngestJobs(self.ingest)
         self.predictor = Predictor(settings.ml, settings.data_dir)
+        self.costs = WorkCosts(settings, self._shared.work_sink)
         self._warm = "not started"
 
     def pipeline(self, arm: str | None) -> Pipeline:
@@ -349,6 +356,10 @@ class Services:
         finally:
             ingestor.manifest.close()
 
+    def costs_flush(self) -> int:
+        """Write the ledger's buffered cost events now; returns how many."""
+        return self._shared.ledger.flush()
+
     def close(self) -> None:
         """Stop ingest jobs (within serve.shutdown_grace_s), then close routers and stores."""
         self.jobs.close(timeout_s=self.settings.serve.shutdown_grace_s)
@@ -356,6 +367,7 @@ class Services:
             pipeline.close()
         for store in self._shared.stores():
             store.close()
+        self._shared.ledger.close()
 
 
 def get_services(request: Request) -> Services:

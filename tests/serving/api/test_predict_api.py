@@ -12,6 +12,7 @@ from mltrack.datasets import load_adult
 from mltrack.experiments import ExperimentPlan
 from mltrack.gates import GateInputs, PrimaryMetric
 from mltrack.jobs import promote_job, train_job
+from mltrack.ledger import Ledger
 from mltrack.registry import ModelRegistry
 from mltrack.tabular.config import TrainConfig
 from rag.embed.sentence_transformers import SentenceTransformerEmbedder
@@ -65,13 +66,21 @@ ROWS = [
 
 def test_predict_serves_production_and_follows_a_promotion(services: Services) -> None:
     client = TestClient(create_app(services.settings, services))
-    response = client.post("/v1/predict/adult", json={"rows": ROWS})
+    response = client.post(
+        "/v1/predict/adult", json={"rows": ROWS}, headers={"X-Request-ID": "predict-1"}
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["model"] == "adult" and body["version"] == 1 and body["task"] == "classification"
     high, low = body["scores"]
     assert 0.0 <= low < high <= 1.0  # the senior professional earns more than the teenager
     assert body["labels"] == [1 if s >= 0.5 else 0 for s in body["scores"]]
+
+    services.costs_flush()
+    with Ledger(services.settings.ml.ledger, services.settings.data_dir) as ledger:
+        rows = {r.group: r for r in ledger.report(by="component")}
+        assert set(ledger.breakdown("predict-1")) == {"prediction"}
+    assert rows["prediction"].events == 1
 
     missing = client.post("/v1/predict/adult", json={"rows": [{"age": 30}]})
     assert missing.status_code == 422 and "education-num" in missing.json()["error"]["message"]
