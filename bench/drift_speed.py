@@ -5,7 +5,7 @@
         [--evidently-repeats 1]
 
 Builds a reference and a current frame (normal, exponential and uniform columns; five current
-columns shifted, one with 5% NaNs) and times `mltrack.drift.drift_report` on the DataFrames:
+columns shifted, one with 5% NaNs) and times `mltrack.drift_report.drift_report` on the DataFrames:
 PSI + KS + JS for every column, from one sort per column (best of --repeats), and
 `numeric_drift` alone on the float arrays. Then Evidently's `DataDriftPreset` on the same
 frames, timed around `Report.run` only (best of --evidently-repeats): in this interpreter if
@@ -30,7 +30,8 @@ import numpy as np
 import pandas as pd
 
 from common import describe, figure, log, workdir
-from mltrack.drift import DriftThresholds, drift_report, numeric_drift
+from mltrack.drift import numeric_drift
+from mltrack.drift_report import DriftThresholds, drift_report
 
 SHIFTED = {0: 0.5, 7: 0.2, 13: 0.05, 21: 1.0, 34: 0.1}  # column -> shift in standard deviations
 EVIDENTLY = """

@@ -3,9 +3,9 @@
     ragline monitor drift train.parquet last_week.csv             # a table and a summary line
     ragline monitor drift ref.csv cur.csv --columns age,plan --psi-critical 0.3 --json
 
-The command is thin: read the two tables, call `mltrack.drift.drift_report`, print. Exit codes:
-0 no critical drift; 1 critical drift; 2 bad input (a missing or unreadable file, unknown
-columns, inconsistent thresholds), with a message that says what to fix.
+The command is thin: read the two tables, call `mltrack.drift_report.drift_report`, print.
+Exit codes: 0 no critical drift; 1 critical drift; 2 bad input (a missing or unreadable file,
+unknown columns, inconsistent thresholds), with a message that says what to fix.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from rich.table import Table
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mltrack.drift import DriftReport, DriftThresholds
+    from mltrack.drift_report import DriftReport, DriftThresholds
 
 monitor_app = typer.Typer(help="monitoring: data drift between a reference and a current table.")
 out = Console(highlight=False, soft_wrap=True)
@@ -56,7 +56,7 @@ def _read(path: Path, role: str) -> pd.DataFrame:
 def _thresholds(psi_warning: float | None, psi_critical: float | None) -> DriftThresholds:
     from pydantic import ValidationError
 
-    from mltrack.drift import DriftThresholds
+    from mltrack.drift_report import DriftThresholds
 
     given = {"psi_warning": psi_warning, "psi_critical": psi_critical}
     try:
@@ -98,7 +98,7 @@ def drift_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
 ) -> None:
     """Per-feature PSI, KS, JS (numeric) or chi-square (categorical); exit 1 on critical drift."""
-    from mltrack.drift import drift_report
+    from mltrack.drift_report import drift_report
     from mltrack.errors import DataError
 
     thresholds = _thresholds(psi_warning, psi_critical)

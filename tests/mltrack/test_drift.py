@@ -12,15 +12,14 @@ from scipy import stats
 
 from mltrack.drift import (
     EPSILON,
-    DriftThresholds,
     chi_square,
-    drift_report,
     js_divergence,
     kl_divergence,
     ks,
     numeric_drift,
     psi,
 )
+from mltrack.drift_report import DriftThresholds, drift_report
 from mltrack.errors import DataError
 
 pytestmark = pytest.mark.unit
