@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +30,7 @@ from mltrack.errors import MltrackError
 from mltrack.experiment_run import ActiveRun, BaselineDelta, MetricValue, Verdict
 from mltrack.experiments import ExperimentPlan, ExperimentRecord, Tracker, dataset_version
 from mltrack.gates import GateDecision, GateInputs, Guardrail, PrimaryMetric
-from mltrack.leakage import FitRecord, LeakageInputs, LeakageReport, require_clean, run_all
+from mltrack.leakage import FitRecord, LeakageInputs, LeakageReport, run_all
 from mltrack.quality import QualityReport, QualitySpec, require_quality, score_quality
 from mltrack.registry import ModelRegistry, ModelVersionInfo, Stage
 from mltrack.tabular.config import MAXIMISED, MetricsSpec, TrainConfig
@@ -126,7 +126,8 @@ def train_job(
         say(f"experiment {run.exp_id}: training {config.model.kind}")
         run.set_tags(_quality_tags(quality))
         result = train(config, run, out_dir)
-        leakage = leakage_report(config, prepare(config))
+        # the checks read what training fitted; nothing is loaded or fitted again
+        leakage = leakage_report(config, result.prepared or prepare(config))
         verdict = _finish(run, result, leakage)
         version = None
         if config.experiment.register_as and leakage.clean:
@@ -277,16 +278,6 @@ def _record_of(
 def leakage_job(config: TrainConfig) -> LeakageReport:
     """The leakage checks of a config without training a model (split and features only)."""
     return leakage_report(config, prepare(config))
-
-
-def require_no_leakage(report: LeakageReport) -> LeakageReport:
-    """`report`, or LeakageFound listing every finding and its fix."""
-    return require_clean(report)
-
-
-def stages() -> Sequence[Stage]:
-    """The registry's stages, in promotion order."""
-    return ("development", "staging", "production")
 
 
 def evaluate_job(

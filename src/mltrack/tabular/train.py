@@ -74,6 +74,7 @@ class TrainResult:
     model: TabularModel
     pipeline: FeaturePipeline
     tuning: TuneResult | None = None
+    prepared: Prepared | None = None  # the table, split and fitted features (leakage checks)
 
 
 @dataclass
@@ -260,6 +261,7 @@ def train(config: TrainConfig, logger: RunLogger | None, out_dir: Path) -> Train
         model=model,
         pipeline=prep.pipeline,
         tuning=tuning,
+        prepared=prep,
     )
     _finish(log, result)
     return result

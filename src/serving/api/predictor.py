@@ -22,6 +22,7 @@ from mltrack.config import MltrackConfig
 from mltrack.errors import MltrackError
 
 if TYPE_CHECKING:
+    from mltrack.registry import ModelRegistry
     from mltrack.tabular.data import Label
     from mltrack.tabular.features import FeaturePipeline
     from mltrack.tabular.models import TabularModel
@@ -58,6 +59,14 @@ class Predictor:
         self.refresh_s = refresh_s  # seconds between looks at the production alias
         self._loaded: dict[str, _Loaded] = {}
         self._lock = threading.Lock()
+        self._registry: ModelRegistry | None = None  # opened on the first request, kept
+
+    def close(self) -> None:
+        """Release the registry's connections."""
+        with self._lock:
+            if self._registry is not None:
+                self._registry.close()
+                self._registry = None
 
     def predict(self, name: str, rows: Sequence[Mapping[str, object]]) -> Prediction:
         """Scores (and labels) for `rows`; ModelNotServed, or DataError for missing columns."""
@@ -89,7 +98,9 @@ class Predictor:
         from mltrack.registry import ModelRegistry
         from mltrack.tabular.artifacts import load_model, load_pipeline
 
-        registry = ModelRegistry(self._ml, self._data_dir)
+        if self._registry is None:
+            self._registry = ModelRegistry(self._ml, self._data_dir)
+        registry = self._registry
         try:
             info = registry.current(name, "production")
             if info is None:
@@ -107,6 +118,4 @@ class Predictor:
             raise
         except MltrackError as exc:
             raise ModelNotServed(f"model {name!r} cannot be served: {exc}") from exc
-        finally:
-            registry.close()
         return _Loaded(info.version, model, pipeline, time.monotonic())

@@ -368,6 +368,7 @@ class Services:
         for store in self._shared.stores():
             store.close()
         self._shared.ledger.close()
+        self.predictor.close()
 
 
 def get_services(request: Request) -> Services:
