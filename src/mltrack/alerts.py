@@ -26,29 +26,23 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import operator
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Literal, Self, TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mltrack.errors import MltrackError
 from mltrack.mlflow_store import MlflowStore
+from mltrack.monitor_config import AlertAction, AlertRule
 
 if TYPE_CHECKING:  # retrain pulls in training (pandas, lightgbm); alerts stay light to import
     from mltrack.retrain import RetrainOutcome
 
 log = logging.getLogger(__name__)
-
-Op = Literal[">", ">=", "<", "<="]
-_OPS: dict[str, Callable[[float, float], bool]] = {
-    ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le,
-}  # fmt: skip
 
 _META = sa.MetaData()
 ALERT_STATE = sa.Table(
@@ -75,53 +69,6 @@ ALERT_LOG = sa.Table(
     sa.Column("ok", sa.Boolean, nullable=False),
     sa.Column("detail", sa.Text, nullable=False),
 )
-
-
-class AlertAction(BaseModel):
-    """What a firing does: log it, POST it to `url`, or retrain `model`.
-
-    Example:
-        >>> AlertAction(kind="webhook", url="http://127.0.0.1:9000/hook").kind
-        'webhook'
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    kind: Literal["log", "webhook", "retrain"]
-    url: str | None = Field(None, description="webhook: where the JSON is POSTed")
-    model: str | None = Field(None, description="retrain: the registered model to retrain")
-
-    @model_validator(mode="after")
-    def _complete(self) -> Self:
-        if self.kind == "webhook" and not (self.url or "").startswith(("http://", "https://")):
-            raise ValueError("url: a webhook action needs an http(s) URL")
-        if self.kind == "retrain" and not self.model:
-            raise ValueError("model: a retrain action names the registered model to retrain")
-        return self
-
-
-class AlertRule(BaseModel):
-    """Fire when ``metric op threshold`` holds for an observation, once per cool-down per key.
-
-    Example:
-        >>> r = AlertRule(name="psi-high", metric="psi", op=">", threshold=0.25)
-        >>> r.holds(0.3), r.severity, [a.kind for a in r.actions]
-        (True, 'warning', ['log'])
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str = Field(min_length=1, max_length=256)
-    metric: str = Field(min_length=1)
-    op: Op
-    threshold: float
-    severity: Literal["warning", "critical"] = "warning"
-    cooldown_s: float = Field(3600.0, ge=0)
-    actions: tuple[AlertAction, ...] = (AlertAction(kind="log"),)
-
-    def holds(self, value: float) -> bool:
-        """True when `value` breaches the rule."""
-        return _OPS[self.op](value, self.threshold)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,20 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 
+def sql_url(url: str | None, data_dir: Path, filename: str) -> str:
+    """`url`, or SQLite's `<data_dir>/<filename>` when it is empty; PostgreSQL URLs get the
+    psycopg 3 driver (the one installed).
+
+    >>> sql_url("postgresql://u@db/costs", Path("."), "x.db")
+    'postgresql+psycopg://u@db/costs'
+    """
+    if not url:
+        return f"sqlite:///{(data_dir / filename).resolve()}"
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
 class LedgerConfig(BaseModel):
     """Where the ledger lives and how it batches writes.
 
@@ -41,11 +55,7 @@ class LedgerConfig(BaseModel):
 
     def resolved_url(self, data_dir: Path) -> str:
         """The URL, with the SQLite default under `data_dir` and psycopg 3 for PostgreSQL."""
-        if not self.url:
-            return f"sqlite:///{(data_dir / 'ledger.db').resolve()}"
-        if self.url.startswith(("postgresql://", "postgres://")):
-            return "postgresql+psycopg://" + self.url.split("://", 1)[1]
-        return self.url
+        return sql_url(self.url, data_dir, "ledger.db")
 
 
 class MltrackConfig(BaseModel):

@@ -22,8 +22,6 @@ buffer is written by the next `record`, and `close` (serving's LedgerSink closes
 
 from __future__ import annotations
 
-import threading
-import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -42,6 +40,7 @@ from mltrack.ledger_report import (
     month_start,
     to_nanos,
 )
+from mltrack.sql_batch import BufferedTable, TableSpec
 
 Component = Literal["llm", "embedding", "vector_db", "prediction"]
 GroupBy = Literal["model", "day", "route", "key", "component"]
@@ -142,15 +141,13 @@ class Ledger:
     def __init__(self, config: LedgerConfig, data_dir: Path) -> None:
         self.config = config
         self.url = config.resolved_url(data_dir)
-        if self.url.startswith("sqlite:///"):
-            Path(self.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        self.engine = sa.create_engine(self.url)
         self.table = _table(config.table)
-        self._lock = threading.Lock()  # guards the buffer
-        self._write = threading.Lock()  # one flush at a time, in recording order
-        self._buffer: list[dict[str, object]] = []
-        self._oldest = 0.0
-        self._ready = False
+        spec = TableSpec(
+            self.url, self.table, config.batch_size, config.flush_interval_s,
+            "the cost ledger", "ml.ledger.url",
+        )  # fmt: skip
+        self._sql = BufferedTable(spec, LedgerError)
+        self.engine = self._sql.engine
 
     def __enter__(self) -> Ledger:
         return self
@@ -160,40 +157,15 @@ class Ledger:
 
     def record(self, entry: LedgerEntry) -> None:
         """Buffer one entry; write the batch when it is full or old enough."""
-        row = _row(entry)
-        now = time.monotonic()
-        with self._lock:
-            if not self._buffer:
-                self._oldest = now
-            self._buffer.append(row)
-            due = len(self._buffer) >= self.config.batch_size
-            due = due or now - self._oldest >= self.config.flush_interval_s
-        if due:
-            self.flush()
+        self._sql.add(_row(entry))
 
     def flush(self) -> int:
         """Write every buffered entry (one transaction, executemany); returns how many."""
-        with self._write:
-            with self._lock:
-                rows, self._buffer = self._buffer, []
-            if not rows:
-                return 0
-            try:
-                self._ensure_table()
-                with self.engine.begin() as conn:
-                    conn.execute(self.table.insert(), rows)
-            except sa.exc.SQLAlchemyError as exc:
-                with self._lock:  # keep them: a later flush may succeed
-                    self._buffer[:0] = rows
-                raise self._error("write to", exc) from exc
-            return len(rows)
+        return self._sql.flush()
 
     def close(self) -> None:
         """Flush, then release the database connections."""
-        try:
-            self.flush()
-        finally:
-            self.engine.dispose()
+        self._sql.close()
 
     def breakdown(self, request_id: str) -> dict[str, Decimal]:
         """Cost of one request by component; the values sum exactly to the request's total."""
@@ -271,25 +243,7 @@ class Ledger:
         ]
 
     def _rows(self, query: sa.Select[Any]) -> list[tuple[Any, ...]]:
-        self.flush()
-        try:
-            self._ensure_table()
-            with self.engine.connect() as conn:
-                return [tuple(row) for row in conn.execute(query)]
-        except sa.exc.SQLAlchemyError as exc:
-            raise self._error("read", exc) from exc
-
-    def _ensure_table(self) -> None:
-        if not self._ready:
-            self.table.metadata.create_all(self.engine)
-            self._ready = True
-
-    def _error(self, action: str, exc: Exception) -> LedgerError:
-        shown = self.engine.url.render_as_string(hide_password=True)
-        return LedgerError(
-            f"cannot {action} the cost ledger at {shown} ({type(exc).__name__}: {exc}); "
-            "check ledger.url (null for the SQLite default) and that the database is up"
-        )
+        return self._sql.rows(query)
 
 
 def _label(by: GroupBy, group: object) -> str:

@@ -32,13 +32,13 @@ from pathlib import Path
 from typing import Literal
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field
 
 from mltrack.config import MltrackConfig
 from mltrack.errors import GateRefused, MltrackError
 from mltrack.experiments import Tracker
 from mltrack.jobs import TrainOutcome, promote_job, train_job
 from mltrack.mlflow_store import MlflowStore
+from mltrack.monitor_config import RetrainPolicy
 from mltrack.registry import ModelRegistry, Stage
 from mltrack.tabular.config import TrainConfig, load_train_config
 
@@ -59,29 +59,6 @@ RETRAIN_LOG = sa.Table(
     sa.Column("outcome", sa.String(16), nullable=False),
     sa.Column("detail", sa.Text, nullable=False),
 )
-
-
-class RetrainPolicy(BaseModel):
-    """When a model is retrained, and from which training config.
-
-    Example:
-        >>> p = RetrainPolicy(model="churn", config=Path("churn.yaml"), min_primary=0.85)
-        >>> p.schedule_days is None, p.primary_higher_is_better
-        (True, True)
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    model: str = Field(min_length=1, description="registered model name")
-    config: Path = Field(description="the production training config (YAML)")
-    schedule_days: float | None = Field(
-        None, gt=0, description="retrain when production's training run is older; null: never"
-    )
-    min_primary: float | None = Field(None, description="performance floor of the primary metric")
-    primary_higher_is_better: bool = Field(
-        True, description="false for error metrics (rmse): then min_primary is a ceiling"
-    )
-    drift_features: tuple[str, ...] = Field((), description="features whose critical drift counts")
 
 
 @dataclass(frozen=True, slots=True)

@@ -101,6 +101,7 @@ class Answer:
     model: str
     cost_usd: float = 0.0
     attempts: tuple[str, ...] = ()  # deployments tried, in order, when a router answered
+    cache: str | None = None  # "exact" | "semantic" | "miss" once a model was asked; else None
 
     def to_dict(self) -> dict[str, JsonValue]:
         """A JSON-ready view (for `ragline ask --json` and the API)."""
@@ -143,6 +144,7 @@ def answer(
         model=completion.model,
         cost_usd=completion.cost_usd,
         attempts=completion.attempts,
+        cache=completion.cache or "miss",
     )
 
 
@@ -240,8 +242,12 @@ def _cite(hit: Hit, inferred: bool, block: ContextBlock | None = None) -> Citati
 def _abstain(
     model: str, usage: Usage, started: float, completion: Completion | None = None
 ) -> Answer:
-    cost, attempts = (completion.cost_usd, completion.attempts) if completion else (0.0, ())
-    return Answer(NOT_ENOUGH_INFO, (), True, usage, _since(started), model, cost, attempts)
+    if completion is None:
+        return Answer(NOT_ENOUGH_INFO, (), True, usage, _since(started), model)
+    return Answer(
+        NOT_ENOUGH_INFO, (), True, usage, _since(started), model,
+        completion.cost_usd, completion.attempts, completion.cache or "miss",
+    )  # fmt: skip
 
 
 def _since(started: float) -> float:

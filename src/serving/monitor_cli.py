@@ -2,6 +2,8 @@
 
     ragline monitor drift train.parquet last_week.csv             # a table and a summary line
     ragline monitor drift ref.csv cur.csv --columns age,plan --psi-critical 0.3 --json
+    ragline monitor check --window 1d      # serving health (serving.monitor_check), and
+    ragline monitor retrain | run          # retraining, once or on a schedule
 
 The command is thin: read the two tables, call `mltrack.drift_report.drift_report`, print.
 Exit codes: 0 no critical drift; 1 critical drift; 2 bad input (a missing or unreadable file,
@@ -17,40 +19,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-if TYPE_CHECKING:
-    import pandas as pd
+from serving.cli_io import fail, out, read_table
 
+if TYPE_CHECKING:
     from mltrack.drift_report import DriftReport, DriftThresholds
 
-monitor_app = typer.Typer(help="monitoring: data drift between a reference and a current table.")
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+monitor_app = typer.Typer(
+    help="monitoring: data drift, serving health, alerts and retraining triggers."
+)
 _STYLE = {"ok": "green", "warning": "yellow", "critical": "bold red", "insufficient_data": "dim"}
-
-
-def _fail(message: str) -> typer.Exit:
-    err.print(f"error: {message}", markup=False)
-    return typer.Exit(2)
-
-
-def _read(path: Path, role: str) -> pd.DataFrame:
-    import pandas as pd
-
-    if not path.is_file():
-        raise _fail(f"{role} {path} does not exist; give a CSV or Parquet file")
-    try:
-        if path.suffix.lower() in (".parquet", ".pq"):
-            return pd.read_parquet(path)
-        if path.suffix.lower() in (".csv", ".txt", ".gz"):
-            return pd.read_csv(path)
-    except (OSError, ValueError) as exc:  # pandas' parser errors and pyarrow's are ValueErrors
-        raise _fail(
-            f"cannot read {role} {path}: {exc}; is it a valid CSV or Parquet file?"
-        ) from None
-    raise _fail(f"{role} {path}: unknown format {path.suffix!r}; use .csv or .parquet")
 
 
 def _thresholds(psi_warning: float | None, psi_critical: float | None) -> DriftThresholds:
@@ -63,7 +42,7 @@ def _thresholds(psi_warning: float | None, psi_critical: float | None) -> DriftT
         return DriftThresholds.model_validate({k: v for k, v in given.items() if v is not None})
     except ValidationError as exc:
         reasons = "; ".join(e["msg"] for e in exc.errors())
-        raise _fail(f"thresholds: {reasons} (--psi-warning, --psi-critical)") from None
+        raise fail(f"thresholds: {reasons} (--psi-warning, --psi-critical)") from None
 
 
 def _fmt(value: float | None, spec: str = ".3f") -> str:
@@ -103,12 +82,12 @@ def drift_cmd(
 
     thresholds = _thresholds(psi_warning, psi_critical)
     started = time.perf_counter()
-    ref, cur = _read(reference, "reference"), _read(current, "current")
+    ref, cur = read_table(reference, "reference"), read_table(current, "current")
     names = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
     try:
         report = drift_report(ref, cur, thresholds, names)
     except DataError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     seconds = time.perf_counter() - started
     if as_json:
         out.print_json(json.dumps({**dataclasses.asdict(report), "seconds": round(seconds, 3)}))
@@ -121,3 +100,14 @@ def drift_cmd(
         )
     if report.severity == "critical":
         raise typer.Exit(1)
+
+
+def _add_commands() -> None:
+    from serving.monitor_check import check_command, retrain_command, run_command
+
+    monitor_app.command("check")(check_command)
+    monitor_app.command("retrain")(retrain_command)
+    monitor_app.command("run")(run_command)
+
+
+_add_commands()

@@ -23,6 +23,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from llm_router.config import LlmConfig
 from mltrack.config import MltrackConfig
+from mltrack.monitor_config import MonitorConfig
 from rag.answer import AnswerConfig
 from rag.config import ChunkingConfig, EmbeddingConfig, IngestConfig, SparseConfig, StoreConfig
 from rag.rerank import RerankConfig
@@ -56,6 +57,7 @@ class Settings(BaseSettings):
     answer: AnswerConfig = AnswerConfig()
     serve: ServeConfig = ServeConfig()
     ml: MltrackConfig = MltrackConfig()
+    monitor: MonitorConfig = MonitorConfig()
 
     @classmethod
     def settings_customise_sources(

@@ -186,6 +186,6 @@ def test_bad_input_says_what_to_fix(tmp_path: Path) -> None:
         ledger.record(LedgerEntry("gpu", "x", 0, 0, 0, Decimal(0), "r", D1))  # type: ignore[arg-type]
     ledger.close()
     broken = Ledger(LedgerConfig(url="postgresql://nobody@127.0.0.1:1/none"), tmp_path)
-    with pytest.raises(LedgerError, match=r"check ledger\.url"):
+    with pytest.raises(LedgerError, match=r"check ml\.ledger\.url"):
         broken.total()
     broken.close()

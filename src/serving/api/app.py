@@ -38,6 +38,7 @@ from llm_router.errors import (
     Unavailable,
     UnknownProvider,
 )
+from mltrack.request_log import RequestLog
 from serving.api import ops
 from serving.api.context import request_id
 from serving.api.logs import ERROR_LOGGER
@@ -95,11 +96,18 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app = FastAPI(title="ragline", version="0.1.0", lifespan=_lifespan)
     app.state.settings, app.state.services = settings, services
     app.state.metrics, app.state.warm = metrics, ops.WarmUp()
+    app.state.request_log = _request_log(settings)
     _add_error_handlers(app)
     app.include_router(ops.router)
     _include_v1(app, settings)
-    _add_middleware(app, settings, metrics)
+    _add_middleware(app, settings, metrics, app.state.request_log)
     return app
+
+
+def _request_log(settings: Settings) -> RequestLog | None:
+    """The request log the monitors read (monitor.request_log); None when disabled."""
+    config = settings.monitor.request_log
+    return RequestLog(config, settings.data_dir) if config.enabled else None
 
 
 def app_from_env() -> FastAPI:
@@ -115,7 +123,9 @@ def _include_v1(app: FastAPI, settings: Settings) -> None:
     app.include_router(v1.router, dependencies=dependencies, responses=MIDDLEWARE_ERRORS)
 
 
-def _add_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
+def _add_middleware(
+    app: FastAPI, settings: Settings, metrics: Metrics, requests: RequestLog | None
+) -> None:
     serve = settings.serve
     # add_middleware puts each one outside the ones added before: innermost first.
     app.add_middleware(TimeoutMiddleware, timeouts=serve.timeouts)
@@ -132,7 +142,7 @@ def _add_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
             expose_headers=["X-Request-ID", "X-Ragline-Arm", "X-Ragline-Cost-USD",
                             "X-Ragline-Cache", "Retry-After"],
         )  # fmt: skip
-    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics, requests=requests)
 
 
 @asynccontextmanager
@@ -147,6 +157,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Closing while the warm-up still loads would race it; give it the grace period.
         await anyio.to_thread.run_sync(warm.wait, grace)
         await anyio.to_thread.run_sync(services.close)
+        if app.state.request_log is not None:
+            await anyio.to_thread.run_sync(app.state.request_log.close)
 
 
 def _add_error_handlers(app: FastAPI) -> None:

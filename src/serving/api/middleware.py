@@ -1,6 +1,7 @@
 """ASGI middleware of `ragline serve`, outermost first (see `serving.api.app`):
 
-    RequestContextMiddleware   request id in and out, access log, request metrics, catch-all 500
+    RequestContextMiddleware   request id in and out, access log, request metrics, request log
+                               (monitor.request_log), catch-all 500
     CORSMiddleware             only when serve.cors_origins lists origins
     BodyLimitMiddleware        413 by Content-Length, or once a streamed body passes the limit
     AuthMiddleware             (serving.api.security) 401 / 429 before any body is read
@@ -20,7 +21,7 @@ import re
 import time
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
@@ -28,6 +29,8 @@ from starlette.requests import Request
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mltrack.errors import MltrackError
+from mltrack.request_log import RequestRecord
 from serving.api.context import set_request_id
 from serving.api.logs import ACCESS_LOGGER, ERROR_LOGGER
 from serving.api.metrics import Metrics
@@ -143,19 +146,29 @@ class RouteTemplates:
         return self._templates
 
 
+class RequestSink(Protocol):
+    """Where answered /v1 requests go for monitoring (`mltrack.request_log.RequestLog`)."""
+
+    def record(self, record: RequestRecord) -> None: ...
+
+
 class RequestContextMiddleware:
     """Gives every request an id, then logs and counts it once it is answered.
 
-    app.add_middleware(RequestContextMiddleware, metrics=Metrics())
+    app.add_middleware(RequestContextMiddleware, metrics=Metrics(), requests=RequestLog(...))
+
+    The request log gets the /v1 requests only: probes of /health, /ready and /metrics would
+    drown the traffic the monitors judge.
 
     The id is the client's X-Request-ID when sane, else a new one; it is echoed in the response
     header. An exception that escapes the app is logged (type and message) and answered with
     500 {"error": {"message": "internal error", "request_id": ...}}: never a traceback.
     """
 
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics, requests: RequestSink | None = None) -> None:
         self.app = app
         self.metrics = metrics
+        self.requests = requests
         self.routes = RouteTemplates()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -165,7 +178,9 @@ class RequestContextMiddleware:
         rid = _request_id(Headers(scope=scope).get(REQUEST_ID_HEADER))
         set_request_id(Request(scope), rid)
         started = time.perf_counter()
-        seen: dict[str, Any] = {"status": 500, "started": False, "arm": None, "logged": False}
+        seen: dict[str, Any] = {
+            "status": 500, "started": False, "arm": None, "cache": None, "logged": False,
+        }  # fmt: skip
 
         def finish() -> None:
             if not seen["logged"]:
@@ -178,6 +193,7 @@ class RequestContextMiddleware:
                 headers[REQUEST_ID_HEADER] = rid
                 seen.update(status=message["status"], started=True)
                 seen["arm"] = headers.get("x-ragline-arm")
+                seen["cache"] = headers.get("x-ragline-cache")
             elif message["type"] == "http.response.body" and not message.get("more_body"):
                 finish()  # before the last byte leaves: a client never sees an unlogged answer
             await send(message)
@@ -208,6 +224,22 @@ class RequestContextMiddleware:
         if seen["arm"]:
             fields["arm"] = seen["arm"]
         access_log.info(f"{method} {scope['path']} {status}", extra={"fields": fields})
+        if self.requests is not None and route.startswith("/v1/"):
+            _log_request(self.requests, fields, seen, seconds)
+
+
+def _log_request(
+    sink: RequestSink, fields: Mapping[str, Any], seen: Mapping[str, Any], seconds: float
+) -> None:
+    record = RequestRecord(
+        ts=time.time(), request_id=str(fields["request_id"] or ""), route=fields["route"],
+        method=fields["method"], status=fields["status"], latency_ms=seconds * 1000,
+        caller=fields["caller"], arm=seen["arm"], cache=seen["cache"],
+    )  # fmt: skip
+    try:
+        sink.record(record)
+    except MltrackError as exc:  # monitoring must not fail the request it watches
+        error_log.warning("request log write failed", exc_info=exc)
 
 
 def _request_id(sent: str | None) -> str:

@@ -81,6 +81,8 @@ def query(body: QueryRequest, request: Request, services: ServicesDep) -> Respon
         arm=label,
     )
     headers = {"X-Ragline-Arm": label, "X-Ragline-Cost-USD": usd_header(result.cost_usd)}
+    if result.cache is not None:
+        headers["X-Ragline-Cache"] = result.cache
     return JSONResponse(out.model_dump(mode="json"), headers=headers)
 
 
