@@ -320,15 +320,25 @@ def hash_key(
 
 def _add_ml() -> None:
     # imported here: ml_cli's own imports stay lazy, so `ragline --help` starts fast
+    from serving.abtest_cli import abtest_app
     from serving.costs_cli import costs_app
+    from serving.deploy_cli import deploy_app
+    from serving.features_cli import features_app
+    from serving.frame_cli import frame_command
     from serving.ml_cli import ml_app
     from serving.monitor_cli import monitor_app
     from serving.score_cli import score_command
+    from serving.suggest_cmd import suggest_command
 
     app.command("score")(score_command)
+    app.command("frame")(frame_command)
     app.add_typer(ml_app, name="ml")
     app.add_typer(costs_app, name="costs")
     app.add_typer(monitor_app, name="monitor")
+    app.add_typer(abtest_app, name="abtest")
+    app.add_typer(features_app, name="features")
+    app.add_typer(deploy_app, name="deploy")
+    ml_app.command("suggest")(suggest_command)
 
 
 _add_ml()
