@@ -35,6 +35,7 @@ import yaml
 from mltrack.errors import DataError
 from mltrack.tabular.artifacts import load_model, load_pipeline, read_model_file
 from mltrack.tabular.features import FeaturePipeline
+from mltrack.tabular.models import score_frame
 
 Family = Literal["tabular", "llm"]
 Target = Literal["embedded", "model_server", "batch_job", "async_queue"]
@@ -230,8 +231,7 @@ def measure_folder(
     records = frame[list(needed)].to_dict(orient="records")
 
     def predict(batch: list[dict[str, object]]) -> None:
-        x = pd.DataFrame(batch)
-        model.predict(x if pipeline is None else pipeline.transform(x))
+        score_frame(model, pipeline, pd.DataFrame(batch))
 
     for record in records[:5]:  # first calls allocate; they are not what callers will see
         predict([record])

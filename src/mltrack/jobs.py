@@ -293,6 +293,7 @@ def evaluate_job(
     from mltrack.tabular.artifacts import load_model, load_pipeline
     from mltrack.tabular.config import CLASSIFICATION_METRICS, REGRESSION_METRICS, DataSpec
     from mltrack.tabular.data import encode_target
+    from mltrack.tabular.models import score_frame
 
     def both(folder: Path) -> tuple[TabularModel, FeaturePipeline | None]:
         return load_model(folder), load_pipeline(folder)
@@ -309,6 +310,6 @@ def evaluate_job(
     spec = DataSpec(path=data, target=meta.target, task=meta.task)
     frame = load_frame(spec)
     y, _ = encode_target(frame[meta.target], spec)
-    x = pipeline.transform(frame) if pipeline is not None else frame[list(meta.features)]
     names = CLASSIFICATION_METRICS if meta.task == "classification" else REGRESSION_METRICS
-    return evaluate(y, model.predict(x), task=meta.task, metrics=names, spec=MetricsSpec())
+    scores = score_frame(model, pipeline, frame)
+    return evaluate(y, scores, task=meta.task, metrics=names, spec=MetricsSpec())

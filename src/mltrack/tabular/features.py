@@ -122,6 +122,23 @@ class FeaturePipeline(_State):
 
     def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The features of ``frame``'s rows (raw columns, temporal ones already added)."""
+        columns = self._columns(frame)
+        return pd.DataFrame(columns, index=frame.index, columns=list(self.feature_names))
+
+    def matrix(self, frame: pd.DataFrame, order: Sequence[str] | None = None) -> FloatArray:
+        """The same features as one float64 matrix, columns in `order` (default
+        `feature_names`): what a model reads, without building a DataFrame first. Serving's
+        small requests take this path; the values are `transform`'s, computed by one code."""
+        columns = self._columns(frame)
+        names = list(order) if order is not None else list(self.feature_names)
+        unknown = [n for n in names if n not in columns]
+        if unknown:
+            raise DataError(f"features {unknown[:10]} are not produced by this pipeline")
+        if not names:
+            return np.empty((len(frame), 0), dtype=np.float64)
+        return np.column_stack([columns[n] for n in names]).astype(np.float64, copy=False)
+
+    def _columns(self, frame: pd.DataFrame) -> dict[str, FloatArray]:
         missing = [c for c in self.input_columns if c not in frame.columns]
         if missing:
             raise DataError(f"columns {missing} are missing; the model was trained with them")
@@ -134,7 +151,7 @@ class FeaturePipeline(_State):
                 out[name] = (cats == category).astype(np.float64)
         for te in self.target:
             out[te.name] = _encode(as_categories(frame[te.column]), te.mapping, te.prior)
-        return pd.DataFrame(out, index=frame.index, columns=list(self.feature_names))
+        return out
 
 
 @dataclass(frozen=True, slots=True)

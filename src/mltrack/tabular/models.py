@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import lightgbm as lgb
 import numpy as np
@@ -31,6 +31,9 @@ from sklearn.linear_model import LogisticRegression
 
 from mltrack.errors import DataError
 from mltrack.tabular.config import ModelKind, ModelSpec, ParamValue, Task, TrainConfigError
+
+if TYPE_CHECKING:  # features.py does not need models.py; keep the import one way at run time
+    from mltrack.tabular.features import FeaturePipeline
 
 FloatArray = npt.NDArray[np.float64]
 Label = str | int | float | bool
@@ -72,12 +75,25 @@ class TabularModel(Protocol):
 
     def predict(self, x: pd.DataFrame) -> FloatArray: ...
 
+    def predict_matrix(self, matrix: FloatArray) -> FloatArray: ...
+
 
 def _matrix(x: pd.DataFrame, features: tuple[str, ...]) -> FloatArray:
     missing = [f for f in features if f not in x.columns]
     if missing:
         raise DataError(f"feature columns {missing[:10]} are missing; transform the rows first")
     return np.asarray(x[list(features)].to_numpy(dtype=np.float64, na_value=np.nan))
+
+
+def score_frame(
+    model: TabularModel, pipeline: FeaturePipeline | None, frame: pd.DataFrame
+) -> FloatArray:
+    """Scores of raw rows, through the saved feature pipeline when there is one: straight into
+    the model's matrix, with no intermediate DataFrame (it dominates a one-row request).
+    Serving, `evaluate_job` and `deploy plan`'s latency probe all score rows this way."""
+    if pipeline is None:
+        return model.predict(frame)
+    return model.predict_matrix(pipeline.matrix(frame, model.meta.features))
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +105,11 @@ class LightGBMModel:
 
     def predict(self, x: pd.DataFrame) -> FloatArray:
         """Scores of the rows of ``x``."""
-        return np.asarray(self.booster.predict(_matrix(x, self.meta.features)), dtype=np.float64)
+        return self.predict_matrix(_matrix(x, self.meta.features))
+
+    def predict_matrix(self, matrix: FloatArray) -> FloatArray:
+        """Scores of a float64 matrix whose columns are ``meta.features``, in order."""
+        return np.asarray(self.booster.predict(matrix), dtype=np.float64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,8 +121,12 @@ class XGBoostModel:
 
     def predict(self, x: pd.DataFrame) -> FloatArray:
         """Scores of the rows of ``x``."""
-        matrix = xgb.DMatrix(_matrix(x, self.meta.features), feature_names=list(self.meta.features))
-        return np.asarray(self.booster.predict(matrix), dtype=np.float64)
+        return self.predict_matrix(_matrix(x, self.meta.features))
+
+    def predict_matrix(self, matrix: FloatArray) -> FloatArray:
+        """Scores of a float64 matrix whose columns are ``meta.features``, in order."""
+        dmatrix = xgb.DMatrix(matrix, feature_names=list(self.meta.features))
+        return np.asarray(self.booster.predict(dmatrix), dtype=np.float64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +138,10 @@ class SklearnModel:
 
     def predict(self, x: pd.DataFrame) -> FloatArray:
         """Scores of the rows of ``x``."""
-        matrix = _matrix(x, self.meta.features)
+        return self.predict_matrix(_matrix(x, self.meta.features))
+
+    def predict_matrix(self, matrix: FloatArray) -> FloatArray:
+        """Scores of a float64 matrix whose columns are ``meta.features``, in order."""
         if self.meta.task == "classification":
             return np.asarray(self.estimator.predict_proba(matrix)[:, 1], dtype=np.float64)
         return np.asarray(self.estimator.predict(matrix), dtype=np.float64)

@@ -73,12 +73,13 @@ class Predictor:
         import numpy as np
         import pandas as pd
 
+        from mltrack.tabular.models import score_frame
+
         loaded = self._current(name)
         model, pipeline = loaded.model, loaded.pipeline
         frame = pd.DataFrame(list(rows))
         meta = model.meta
-        x = frame[list(meta.features)] if pipeline is None else pipeline.transform(frame)
-        scores = np.asarray(model.predict(x), dtype=np.float64)
+        scores = np.asarray(score_frame(model, pipeline, frame), dtype=np.float64)
         labels = None
         if meta.task == "classification" and meta.classes:
             negative, positive = meta.classes[0], meta.classes[-1]

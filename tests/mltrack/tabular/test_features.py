@@ -159,3 +159,22 @@ def test_column_patterns_and_errors(frame: pd.DataFrame) -> None:
     pipeline = fit_features(wide, TRAIN, np.zeros(80), spec).pipeline
     with pytest.raises(DataError, match=r"columns \['x_a', 'x_b'\] are missing"):
         pipeline.transform(frame)
+
+
+def test_matrix_is_transform_in_the_models_order(frame: pd.DataFrame) -> None:
+    spec = FeatureSpec(
+        numeric=[NumericFeature(columns=["x"], ops=["log", "standardize", BinOp(bin=3)])],
+        categorical=[
+            CategoricalFeature(columns=["city"]),
+            CategoricalFeature(columns=["y"], encoding="target"),
+        ],
+    )
+    pipeline = fit_features(frame, TRAIN, frame.loc[TRAIN, "y"], spec).pipeline
+    rows = frame.iloc[[3, 81, 97]]
+    expected = pipeline.transform(rows)
+    np.testing.assert_array_equal(pipeline.matrix(rows), expected.to_numpy())
+    order = list(reversed(pipeline.feature_names))
+    np.testing.assert_array_equal(pipeline.matrix(rows, order), expected[order].to_numpy())
+    assert pipeline.matrix(rows.iloc[:1]).shape == (1, len(pipeline.feature_names))
+    with pytest.raises(DataError, match=r"features \['nope'\] are not produced"):
+        pipeline.matrix(rows, ["nope"])

@@ -70,6 +70,10 @@ def _round_trip(kind: str, tmp_path: Path) -> None:
     }
     loaded = load_model(folder)
     np.testing.assert_array_equal(loaded.predict(data.x_valid), scores)
+    # the matrix path (serving's) scores a reordered frame's features identically
+    shuffled = data.x_valid[list(reversed(data.x_valid.columns))]
+    matrix = shuffled[list(loaded.meta.features)].to_numpy(dtype=np.float64)
+    np.testing.assert_array_equal(loaded.predict_matrix(matrix), scores)
     assert loaded.meta.features == model.meta.features and loaded.meta.classes == ("no", "yes")
 
 
