@@ -15,15 +15,14 @@ Kill criteria are checked against recorded experiments by `mltrack.kill`.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Literal, Self
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mltrack.abtest_rule import AbTestRule
 from mltrack.errors import MltrackError
+from mltrack.yaml_file import explain, read_mapping
 
 TaskType = Literal["binary_classification", "multiclass_classification", "regression", "ranking"]
 KillKind = Literal["baseline_ratio", "beats_random_by", "metric_below", "not_significant"]
@@ -40,7 +39,6 @@ METRIC_SCALES: dict[str, tuple[bool, float, float | None]] = {
     "rmse": (False, 0.0, None),
     "mae": (False, 0.0, None),
 }
-_LEADING_KEY = re.compile(r"^([a-z0-9_]+): ")
 _HINTS = {  # pydantic's wording for the blanks a fresh template has, said as what to do
     "missing": "missing; add it (`ragline frame NEW.yaml` writes a template)",
     "string_too_short": "empty; fill it in",
@@ -248,35 +246,16 @@ class ProblemBrief(_Section):
         return {"description": value} if isinstance(value, str) else value
 
 
-def _format_errors(exc: ValidationError) -> str:
-    lines = []
-    for err in exc.errors():
-        path = ".".join(str(p) for p in err["loc"])
-        message = str(err["msg"]).removeprefix("Value error, ")
-        key = _LEADING_KEY.match(message)
-        if path and key:  # a section validator's "field: ..." extends the section's path
-            path, message = f"{path}.{key.group(1)}", message[key.end() :]
-        message = _HINTS.get(err["type"], message)
-        lines.append(f"  {path}: {message}" if path else f"  {message}")
-    return "\n".join(lines)
-
-
 def load_brief(path: Path) -> ProblemBrief:
     """Read and validate a brief; a relative ``data.path`` resolves next to the file."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise BriefError(f"{path}: no such file; run `ragline frame` to write one") from exc
-    except (OSError, UnicodeDecodeError) as exc:  # a folder, no permission, not text
-        raise BriefError(f"{path}: cannot read it ({exc}); give a YAML file") from exc
-    except yaml.YAMLError as exc:
-        raise BriefError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise BriefError(f"{path}: expected a mapping with name:, business_objective:, ...")
+    raw = read_mapping(
+        path, BriefError, "run `ragline frame` to write one", "name:, business_objective:, ..."
+    )
     try:
         brief = ProblemBrief.model_validate(raw)
     except ValidationError as exc:
-        raise BriefError(f"{path}: invalid problem brief:\n{_format_errors(exc)}") from exc
+        lines = explain(exc, _HINTS, indent="  ")
+        raise BriefError(f"{path}: invalid problem brief:\n{lines}") from exc
     if brief.data.path is not None and not brief.data.path.is_absolute():
         where = Path(os.path.normpath(path.parent / brief.data.path))  # no "a/../" in messages
         data = brief.data.model_copy(update={"path": where})

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Literal, get_args
 
 import sqlalchemy as sa
 
@@ -130,7 +130,7 @@ def _row(entry: LedgerEntry) -> dict[str, object]:
     }
 
 
-class Ledger:
+class Ledger(BufferedTable):
     """Buffered, thread-safe writes of `LedgerEntry` rows; reports in SQL (module docstring).
 
     with Ledger(LedgerConfig(batch_size=1000), data_dir) as ledger:
@@ -140,32 +140,15 @@ class Ledger:
 
     def __init__(self, config: LedgerConfig, data_dir: Path) -> None:
         self.config = config
-        self.url = config.resolved_url(data_dir)
-        self.table = _table(config.table)
         spec = TableSpec(
-            self.url, self.table, config.batch_size, config.flush_interval_s,
-            "the cost ledger", "ml.ledger.url",
+            config.resolved_url(data_dir), _table(config.table), config.batch_size,
+            config.flush_interval_s, "the cost ledger", "ml.ledger.url",
         )  # fmt: skip
-        self._sql = BufferedTable(spec, LedgerError)
-        self.engine = self._sql.engine
-
-    def __enter__(self) -> Ledger:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        super().__init__(spec, LedgerError)
 
     def record(self, entry: LedgerEntry) -> None:
         """Buffer one entry; write the batch when it is full or old enough."""
-        self._sql.add(_row(entry))
-
-    def flush(self) -> int:
-        """Write every buffered entry (one transaction, executemany); returns how many."""
-        return self._sql.flush()
-
-    def close(self) -> None:
-        """Flush, then release the database connections."""
-        self._sql.close()
+        self.add(_row(entry))
 
     def breakdown(self, request_id: str) -> dict[str, Decimal]:
         """Cost of one request by component; the values sum exactly to the request's total."""
@@ -176,7 +159,7 @@ class Ledger:
             .group_by(t.c.component)
             .order_by(t.c.component)
         )
-        return {str(c): from_nanos(int(n)) for c, n in self._rows(query)}
+        return {str(c): from_nanos(int(n)) for c, n in self.rows(query)}
 
     def report(
         self,
@@ -201,7 +184,7 @@ class Ledger:
             .group_by(column)
         )
         # Sorted here, not in SQL: the engines' collations and NULL orders differ.
-        found = sorted(self._rows(query), key=lambda row: (row[0] is not None, row[0]))
+        found = sorted(self.rows(query), key=lambda row: (row[0] is not None, row[0]))
         return [
             ReportRow(_label(by, g), int(n), int(ti), int(to), from_nanos(int(usd)))
             for g, n, ti, to, usd in found
@@ -210,7 +193,7 @@ class Ledger:
     def total(self, since: When = None, until: When = None) -> Decimal:
         """The exact dollars recorded in the window."""
         query = sa.select(sa.func.sum(self.table.c.usd_nanos)).where(*self._window(since, until))
-        (value,) = self._rows(query)[0]
+        (value,) = self.rows(query)[0]
         return from_nanos(int(value or 0))
 
     def cost_per_1k(
@@ -224,7 +207,7 @@ class Ledger:
         query = sa.select(sa.func.sum(t.c.usd_nanos), sa.func.sum(t.c.units)).where(
             t.c.component == component, *self._window(since, until)
         )
-        nanos, units = self._rows(query)[0]
+        nanos, units = self.rows(query)[0]
         if not units:
             return None
         return (from_nanos(int(nanos or 0)) * 1000 / Decimal(str(units))).quantize(NANO)
@@ -241,9 +224,6 @@ class Ledger:
             *([] if low is None else [ts >= low]),
             *([] if high is None else [ts < high]),
         ]
-
-    def _rows(self, query: sa.Select[Any]) -> list[tuple[Any, ...]]:
-        return self._sql.rows(query)
 
 
 def _label(by: GroupBy, group: object) -> str:

@@ -91,7 +91,7 @@ def _epoch(moment: datetime) -> float:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
-class RequestLog:
+class RequestLog(BufferedTable):
     """Buffered writes of `RequestRecord` rows and windowed reads (module docstring).
 
     Example:
@@ -102,35 +102,19 @@ class RequestLog:
     """
 
     def __init__(self, config: RequestLogConfig, data_dir: Path) -> None:
-        self.url = config.resolved_url(data_dir)
-        self.table = _table(config.table)
         spec = TableSpec(
-            self.url, self.table, config.batch_size, config.flush_interval_s,
-            "the request log", "monitor.request_log.url",
+            config.resolved_url(data_dir), _table(config.table), config.batch_size,
+            config.flush_interval_s, "the request log", "monitor.request_log.url",
         )  # fmt: skip
-        self._sql = BufferedTable(spec, RequestLogError)
-
-    def __enter__(self) -> RequestLog:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        super().__init__(spec, RequestLogError)
 
     def record(self, record: RequestRecord) -> None:
         """Buffer one request; the batch is written when full or old enough."""
-        self._sql.add({
+        self.add({
             "ts": record.ts, "request_id": record.request_id, "route": record.route,
             "method": record.method, "status": record.status, "latency_ms": record.latency_ms,
             "caller": record.caller, "arm": record.arm, "cache": record.cache,
         })  # fmt: skip
-
-    def flush(self) -> int:
-        """Write what is buffered; returns how many rows."""
-        return self._sql.flush()
-
-    def close(self) -> None:
-        """Flush, then release the database connections."""
-        self._sql.close()
 
     def window(self, since: datetime, until: datetime) -> RequestWindow:
         """The requests with `since <= ts < until` as numpy columns, in time order."""
@@ -141,7 +125,7 @@ class RequestLog:
             .where(t.c.ts >= low, t.c.ts < high)
             .order_by(t.c.ts)
         )
-        rows = self._sql.rows(query)
+        rows = self.rows(query)
         return RequestWindow(
             since=low,
             until=high,
@@ -158,7 +142,7 @@ class RequestLog:
         query = sa.select(t.c.request_id, t.c.arm).where(t.c.arm.is_not(None))
         if route is not None:
             query = query.where(t.c.route == route)
-        return {str(rid): str(arm) for rid, arm in self._sql.rows(query.order_by(t.c.id))}
+        return {str(rid): str(arm) for rid, arm in self.rows(query.order_by(t.c.id))}
 
 
 def read_assignments(config: RequestLogConfig, data_dir: Path) -> dict[str, str]:

@@ -19,7 +19,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import sqlalchemy as sa
 
@@ -39,7 +39,8 @@ class TableSpec:
 
 
 class BufferedTable:
-    """Thread-safe buffered `INSERT`s into one table (created when missing) and SQL reads.
+    """Thread-safe buffered `INSERT`s into one table (created when missing) and SQL reads;
+    the base of `mltrack.ledger.Ledger` and `mltrack.request_log.RequestLog`.
 
     Example:
         >>> t = BufferedTable(TableSpec("sqlite://", table, 100, 2.0, "the log", "log.url"),
@@ -50,6 +51,7 @@ class BufferedTable:
 
     def __init__(self, spec: TableSpec, error: type[MltrackError]) -> None:
         self.spec = spec
+        self.url = spec.url
         if spec.url.startswith("sqlite:///"):
             Path(spec.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.engine = sa.create_engine(spec.url)
@@ -60,6 +62,12 @@ class BufferedTable:
         self._buffer: list[dict[str, object]] = []
         self._oldest = 0.0
         self._ready = False
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def add(self, row: dict[str, object]) -> None:
         """Buffer one row; write the batch when it is full or its oldest row is old enough."""

@@ -54,16 +54,13 @@ JsonOption = Annotated[bool, typer.Option("--json", help="print the result as JS
 
 def load_rule(path: Path) -> AbTestRule:
     """The `ab_test:` section of a brief YAML as an `AbTestRule` (DataError if absent/invalid)."""
-    import yaml
     from pydantic import ValidationError
 
     from mltrack.abtest_rule import AbTestRule
+    from mltrack.yaml_file import read_mapping
 
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise DataError(f"cannot read the brief {path}: {exc}") from None
-    section = data.get("ab_test") if isinstance(data, dict) else None
+    data = read_mapping(path, DataError, "write one with `ragline frame`", "an ab_test: section")
+    section = data.get("ab_test")
     if not isinstance(section, dict):
         raise DataError(
             f"{path} has no ab_test: mapping; add one (min_lift, alpha, power, baseline_rate, "

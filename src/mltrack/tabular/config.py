@@ -11,15 +11,14 @@ against the folder of the YAML file, so a config and its data can move together.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Literal, Self
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mltrack.errors import MltrackError
 from mltrack.quality import QualitySpec
+from mltrack.yaml_file import explain, read_mapping
 
 Task = Literal["classification", "regression"]
 ParamValue = int | float | str | bool | None
@@ -31,7 +30,6 @@ TuneMetric = Literal["roc_auc", "pr_auc", "log_loss", "rmse", "mae"]
 MAXIMISED = frozenset({"roc_auc", "pr_auc", "accuracy", "f1", "r2"})
 CLASSIFICATION_METRICS = ("roc_auc", "pr_auc", "log_loss", "brier", "accuracy", "f1")
 REGRESSION_METRICS = ("rmse", "mae", "r2")
-_LEADING_KEY = re.compile(r"^([a-z_][a-z0-9_]*): ")
 _MEAN_ONLY: list[RollingStat] = ["mean"]
 _SUFFIX_FORMATS = {
     ".csv": "csv",
@@ -321,18 +319,6 @@ def _cross_checks(c: TrainConfig) -> list[str]:
     return out
 
 
-def _format_errors(exc: ValidationError) -> str:
-    lines = []
-    for err in exc.errors():
-        path = ".".join(str(p) for p in err["loc"])
-        message = str(err["msg"]).removeprefix("Value error, ")
-        key = _LEADING_KEY.match(message)
-        if path and key:  # a section validator's "field: ..." extends the section's path
-            path, message = f"{path}.{key.group(1)}", message[key.end() :]
-        lines.append(f"{path}: {message}" if path else message)
-    return "\n".join(lines)
-
-
 def load_train_config(path: Path) -> TrainConfig:
     """Read and validate a training YAML file; relative data paths resolve next to it.
 
@@ -345,18 +331,11 @@ def load_train_config(path: Path) -> TrainConfig:
         >>> load_train_config(f).data.path == f.parent / "rows.csv"
         True
     """
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise TrainConfigError(f"{path}: no such file; check the path") from exc
-    except yaml.YAMLError as exc:
-        raise TrainConfigError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise TrainConfigError(f"{path}: expected a mapping with data:, features:, ... at the top")
+    raw = read_mapping(path, TrainConfigError, "check the path", "data:, features:, ... at the top")
     try:
         config = TrainConfig.model_validate(raw)
     except ValidationError as exc:
-        raise TrainConfigError(f"{path}: invalid training config:\n{_format_errors(exc)}") from exc
+        raise TrainConfigError(f"{path}: invalid training config:\n{explain(exc)}") from exc
     if not config.data.path.is_absolute():
         data = config.data.model_copy(update={"path": path.parent / config.data.path})
         config = config.model_copy(update={"data": data})
