@@ -17,7 +17,7 @@ from mltrack.experiments import Tracker
 from mltrack.jobs import train_job
 from mltrack.kill import Evidence, check_kill_criteria, recorded_evidence
 from mltrack.tabular.config import load_train_config
-from tests.mltrack.adult_config import adult_config
+from tests.mltrack.adult_config import NOISE_CONFIG, adult_config
 from tests.mltrack.conftest import Backend
 
 pytestmark = pytest.mark.unit
@@ -183,18 +183,6 @@ def test_no_run_recording_the_metric_is_no_evidence() -> None:
     given = KillCriterion(kind="beats_random_by", threshold=0.1, random_value=0.25)
     b = brief("pr_auc").model_copy(update={"kill_criteria": (given,)})
     assert statuses(b, ruled) == {"beats_random_by": "not_met"}
-
-
-NOISE_CONFIG = """
-experiment: {{hypothesis: noise predicts income}}
-data: {{path: {data}, target: income, task: classification, positive_label: 1}}
-split: {{kind: stratified, test_size: 0.25, valid_size: 0.2, seed: 0}}
-features: {{numeric: [{{columns: [noise]}}]}}
-baseline: {{kind: majority}}
-model: {{kind: sklearn-logreg}}
-metrics: {{primary: roc_auc, resamples: 200}}
-quality: {{target: income, min_rows: 1000, min_rows_per_class: 100, declared: {{timeliness: 2}}}}
-"""
 
 
 @pytest.mark.integration

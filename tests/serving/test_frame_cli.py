@@ -18,6 +18,7 @@ from mltrack.config import MltrackConfig
 from mltrack.datasets import load_adult
 from mltrack.decide import QUESTIONS
 from serving.frame_cli import frame_command
+from tests.mltrack.adult_config import NOISE_CONFIG
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "configs" / "briefs" / "adult-income.yaml"
 Invoke = Callable[..., tuple[int, str]]
@@ -106,18 +107,6 @@ def test_an_unreadable_table_is_bad_input(run: Invoke, tmp_path: Path) -> None:
     code, output = run(str(path), "--decide", "--data", "missing.csv", "--no-report")
     assert code == 2 and "missing.csv does not exist" in output
     assert not (tmp_path / "adult-brief.md").exists()
-
-
-NOISE_CONFIG = """
-experiment: {{hypothesis: noise predicts income}}
-data: {{path: {data}, target: income, task: classification, positive_label: 1}}
-split: {{kind: stratified, test_size: 0.25, valid_size: 0.2, seed: 0}}
-features: {{numeric: [{{columns: [noise]}}]}}
-baseline: {{kind: majority}}
-model: {{kind: sklearn-logreg}}
-metrics: {{primary: roc_auc, resamples: 200}}
-quality: {{target: income, min_rows: 1000, min_rows_per_class: 100, declared: {{timeliness: 2}}}}
-"""
 
 
 @pytest.mark.integration
