@@ -4,12 +4,12 @@
 
 Corpus: the repo's docs/ plus the pydoc text of the first --modules stdlib modules, ingested
 with the default settings into a temp data dir (not timed). Then what the CLI's `ask` builds:
-`build_retriever(settings, settings.retrieval)`, `build_chat_router(settings, "extractive")`
-(the LLM router, its exact cache included: each timed question is new to it), and per
-question `run_ask(question, lambda q: relevance_scored(retriever, q), router,
-settings.answer, out, err)`, printing into a string buffer. After --warm-up questions, each of
---questions questions (first lines of stdlib docstrings) is timed end to end (routing,
-retrieval with relevance scoring, answer, printing), and, interleaved with it question by
+`build_retriever(settings, settings.retrieval, store, costs)` and `build_chat_router(settings,
+costs, "extractive")` (the LLM router, its exact cache included: each timed question is new to
+it), both metered into a ledger, and per question the service `ragline ask` calls,
+`ragline.serving.services.query.ask`. After --warm-up questions, each of --questions questions
+(first lines of stdlib docstrings) is timed end to end (routing, retrieval with relevance
+scoring, answer, cost events), and, interleaved with it question by
 question (so drifting machine load hits every row alike), the parts on their own:
 the hybrid search, a dense search of the prefetch depth, `relevance_scored` (since commit
 15598f8 it embeds the query once and sends the same vector to both store queries), a bench-only
@@ -21,7 +21,6 @@ copy of the code before that commit (two `Retriever.search` calls, two embedding
 from __future__ import annotations
 
 import argparse
-import io
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -46,7 +45,7 @@ def timed(fn: Callable[[str], Any], qs: Sequence[str]) -> list[float]:
 
 def two_embed_relevance(retriever: Any, question: str) -> list[Any]:
     """`relevance_scored` before commit 15598f8: a hybrid and a dense search, two embeddings."""
-    from rag.types import Hit
+    from ragline.core.index import Hit
 
     hits = retriever.search(question)
     dense = retriever.search(question, mode="dense", top_k=retriever.config.prefetch_k)
@@ -64,50 +63,44 @@ def main() -> int:
     args = parser.parse_args()
     describe(__doc__.split("\n\n")[2])
 
-    from rich.console import Console
-
-    from llm_router.registry import resolve
-    from rag.answer import answer
-    from serving.ask_cmd import relevance_scored, run_ask
-    from serving.search_cmd import build_retriever
-    from serving.wiring import build_chat_router, build_ingestor, build_store
+    from ragline.llm_router.registry import resolve
+    from ragline.rag.answer import answer
+    from ragline.rag.search import relevance_scored
+    from ragline.serving.services.query import ask as ask_service
+    from ragline.serving.wiring import (
+        Accounting,
+        build_chat_router,
+        build_ingestor,
+        build_retriever,
+        build_store,
+    )
 
     qs = questions(args.warm_up + args.questions)
     warm, timed_qs = qs[: args.warm_up], qs[args.warm_up :]
-    with workdir("ask", args.keep) as tmp:
+    with workdir("ask", args.keep) as tmp, Accounting(bench_settings(tmp / "data")) as costs:
         corpus = write_corpus(tmp / "corpus", args.modules)
         settings = bench_settings(tmp / "data")
-        store = build_store(settings)
-        ingestor = build_ingestor(settings, store)
+        store = build_store(settings, costs=costs)
+        ingestor = build_ingestor(settings, store, costs=costs)
         report = ingestor.run([ROOT / "docs", corpus])
         store.close()
         ingestor.manifest.close()
         log(f"ingested {report.chunks_written} chunks in {report.seconds:.1f} s (not timed)")
 
-        retriever = build_retriever(settings, settings.retrieval)
-        router = build_chat_router(settings, "extractive")
-        sink = io.StringIO()
-        out = Console(file=sink, highlight=False, soft_wrap=True)
-        err = Console(file=sink, highlight=False, soft_wrap=True)
+        retriever = build_retriever(
+            settings, settings.retrieval, build_store(settings, costs=costs), costs
+        )
+        router = build_chat_router(settings, costs, "extractive")
 
         def ask(q: str) -> None:
-            code = run_ask(
-                q,
-                lambda text: relevance_scored(retriever, text),
-                router,
-                settings.answer,
-                out,
-                err,
-            )
-            if code != 0:
-                raise SystemExit(f"run_ask exited {code} for {q!r}: {sink.getvalue()[-500:]}")
+            ask_service(q, retriever, router, settings.answer)  # metered, as `ragline ask` is
 
         model = resolve("extractive", settings.llm)
         embedder, config = retriever.embedder, retriever.config
         hits = {q: relevance_scored(retriever, q) for q in qs}
         abstained = sum(not answer(q, hits[q], model, settings.answer).citations for q in timed_qs)
         steps: dict[str, Callable[[str], Any]] = {
-            "ask end to end (run_ask, extractive)": ask,
+            "ask end to end (services.query.ask)": ask,
             "bare MiniLM query embedding": lambda q: embedder.embed([q], "query"),
             "BM25 query encoding": retriever.sparse_encoder.encode_query,
             "hybrid Retriever.search (baseline)": retriever.search,
@@ -127,7 +120,7 @@ def main() -> int:
         for q in timed_qs:
             for name, fn in steps.items():
                 parts[name] += timed(fn, [q])
-        end_to_end = parts.pop("ask end to end (run_ask, extractive)")
+        end_to_end = parts.pop("ask end to end (services.query.ask)")
         log(f"ask end to end: p50 {np.median(end_to_end):.1f} ms")
         same = sum(
             [h.id for h in two_embed_relevance(retriever, q)] == [h.id for h in hits[q]]
@@ -138,7 +131,7 @@ def main() -> int:
 
     print()
     print(f"{'step (ms per question)':<44} {'p50':>8} {'p95':>8} {'p99':>8}")
-    for name, ms in [("ask end to end (run_ask, extractive)", end_to_end), *parts.items()]:
+    for name, ms in [("ask end to end (services.query.ask)", end_to_end), *parts.items()]:
         p50, p95, p99 = percentiles(ms)
         print(f"{name:<44} {p50:>8.2f} {p95:>8.2f} {p99:>8.2f}")
     p50 = percentiles(end_to_end)[0]

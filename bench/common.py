@@ -106,10 +106,23 @@ def write_corpus(out: Path, modules: int) -> Path:
 
 def bench_settings(data_dir: Path, **overrides: Any) -> Any:
     """The settings tree of configs/default.yaml with data under `data_dir`, collection "bench"."""
-    from serving.settings import load_settings
+    from ragline.serving.settings import load_settings
 
     store = {"collection": COLLECTION, **overrides.pop("store", {})}
     return load_settings(data_dir=data_dir, store=store, **overrides)
+
+
+def ingest(settings: Any, paths: Sequence[Path], collection: str | None = None) -> Any:
+    """Ingest `paths` as `ragline ingest` does (metered into the settings' ledger); the report."""
+    from ragline.serving.services.ingest import ingest_paths
+    from ragline.serving.wiring import Accounting, build_store
+
+    with Accounting(settings) as costs:
+        store = build_store(settings, collection, costs)
+        try:
+            return ingest_paths(settings, costs, store, paths)
+        finally:
+            store.close()
 
 
 def cli_env(data_dir: Path) -> dict[str, str]:

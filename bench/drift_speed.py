@@ -5,15 +5,14 @@
         [--evidently-repeats 1]
 
 Builds a reference and a current frame (normal, exponential and uniform columns; five current
-columns shifted, one with 5% NaNs) and times `mltrack.drift_report.drift_report` on the DataFrames:
-PSI + KS + JS for every column, from one sort per column (best of --repeats), and
-`numeric_drift` alone on the float arrays. Then Evidently's `DataDriftPreset` on the same
-frames, timed around `Report.run` only (best of --evidently-repeats): in this interpreter if
-evidently imports here, else in --evidently-python (evidently 0.7 does not import with
-pandas 3, so it lives in its own venv; the frames go to it as Parquet). --evidently-rows
-times Evidently on the first N rows of both frames instead, extrapolated linearly to --rows,
-when the full frame is too slow; the figure line says which.
-Target: ragline <= 5 s; the ratio is Evidently's seconds over ragline's.
+columns shifted, one with 5% NaNs) and times `ragline.mltrack.monitor.drift_report.drift_report` on
+the DataFrames: PSI + KS + JS for every column, from one sort per column (best of --repeats), and
+`numeric_drift` alone on the float arrays. Then Evidently's `DataDriftPreset` on the same frames,
+timed around `Report.run` only (best of --evidently-repeats): in this interpreter if evidently
+imports here, else in --evidently-python (evidently 0.7 does not import with pandas 3, so it lives
+in its own venv; the frames go to it as Parquet). --evidently-rows times Evidently on the first N
+rows of both frames instead, extrapolated linearly to --rows, when the full frame is too slow; the
+figure line says which. Target: ragline <= 5 s; the ratio is Evidently's seconds over ragline's.
 """
 
 from __future__ import annotations
@@ -30,8 +29,8 @@ import numpy as np
 import pandas as pd
 
 from common import describe, figure, log, workdir
-from mltrack.drift import numeric_drift
-from mltrack.drift_report import DriftThresholds, drift_report
+from ragline.mltrack.monitor.drift import numeric_drift
+from ragline.mltrack.monitor.drift_report import DriftThresholds, drift_report
 
 SHIFTED = {0: 0.5, 7: 0.2, 13: 0.05, 21: 1.0, 34: 0.1}  # column -> shift in standard deviations
 EVIDENTLY = """

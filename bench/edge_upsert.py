@@ -55,7 +55,7 @@ def windows(corpus: Path, count: int) -> list[tuple[str, str, str]]:
 
 def to_points(texts: list[tuple[str, str, str]], dense: Any, sparse: list[Any]) -> list[Any]:
     """StorePoints with the payload an ingest writes, one per (text, file name, file path)."""
-    from rag.types import StorePoint
+    from ragline.core.index import StorePoint
 
     chunk_index: dict[str, int] = {}
     points = []
@@ -76,8 +76,8 @@ def to_points(texts: list[tuple[str, str, str]], dense: Any, sparse: list[Any]) 
 
 def make_points(corpus: Path, count: int) -> list[Any]:
     """Our StorePoints, ready to upsert (none of this is timed)."""
-    from rag.config import SparseConfig
-    from rag.embed.sparse import Bm25Encoder
+    from ragline.rag.config import SparseConfig
+    from ragline.rag.embed.sparse import Bm25Encoder
 
     texts = windows(corpus, count)
     log(f"{count} text windows, {np.mean([len(t) for t, _, _ in texts]):.0f} chars on average")
@@ -91,7 +91,7 @@ def make_points(corpus: Path, count: int) -> list[Any]:
 
 def timed_upserts(store: Any, points: list[Any], batch: int, label: str) -> float:
     """Seconds for upserting `points` in batches, then flushing; logs progress."""
-    from rag.store.protocol import CollectionSpec
+    from ragline.core.index import CollectionSpec
 
     store.ensure_collection(CollectionSpec(dims=DIMS))
     step = max(1, len(points) // batch // 5) * batch
@@ -126,8 +126,8 @@ def main() -> int:
     args = parser.parse_args()
     describe(__doc__.split("\n\n")[2])
 
-    from rag.store.edge import QdrantEdgeStore
-    from rag.store.server import QdrantServerStore
+    from ragline.rag.store.edge import QdrantEdgeStore
+    from ragline.rag.store.server import QdrantServerStore
 
     with workdir("upsert", args.keep) as tmp:
         points = make_points(write_corpus(tmp / "corpus", 88), args.points)

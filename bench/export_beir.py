@@ -6,7 +6,7 @@
 `manpages` is bench/manpage_set.py (section-1 man pages, kind `manpage`). Each goes to
 OUT_DIR/<set>/ as corpus.jsonl ({"_id", "title": "", "text", "module"}), queries.jsonl
 ({"_id", "text", "kind"}) and qrels/test.tsv (grade 1 for the one relevant document), which
-`evals.datasets.load_beir` reads back.
+`ragline.evals.datasets.load_beir` reads back.
 
 `--golden N` also writes OUT_DIR/manpages/golden.jsonl, a QA set for
 `configs/evals/manpages-qa.yaml`: N man pages (the smallest SHA-256 of their names) asked as

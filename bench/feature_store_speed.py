@@ -35,10 +35,10 @@ import numpy as np
 import pandas as pd
 
 from common import describe, figure, log
-from mltrack.features.offline import JoinResult, OfflineTable, point_in_time_join
-from mltrack.features.online import OnlineStore
-from mltrack.features.registry import FeatureDefinition
-from mltrack.features.transform import FEATURE_TS
+from ragline.mltrack.features.offline import JoinResult, OfflineTable, point_in_time_join
+from ragline.mltrack.features.online import OnlineStore
+from ragline.mltrack.features.registry import FeatureDefinition
+from ragline.mltrack.features.transform import FEATURE_TS
 
 START = np.datetime64("2025-01-01T00:00:00", "ns")
 YEAR_NS = 365 * 86_400 * 10**9

@@ -3,7 +3,9 @@
     HF_HUB_OFFLINE=1 .venv/bin/python bench/ingest_throughput.py [--modules 30]
 
 Pipeline side: `Ingestor.run` on a fresh collection (walk, hash, load, chunk, dense embedding,
-BM25 sparse encoding, upsert into Qdrant Edge, flush, manifest). Baseline side: the model's own
+BM25 sparse encoding, upsert into Qdrant Edge, flush, manifest), built by the wiring as
+`ragline ingest` builds it: embedder and store metered, a cost event per embedding batch and
+per upsert batch into a SQLite ledger. Baseline side: the model's own
 `encode` on the very chunk texts the pipeline embeds, with the configured batch size, in the
 same process, once before and once after the pipeline (their mean is the baseline). Excluded
 from both sides: imports, loading the embedding model, building the chunker (it loads the
@@ -37,9 +39,9 @@ def chunk_texts(ingestor: Any, corpus: Path) -> list[str]:
     The chunker is a twin of the ingestor's (same settings and embedder), not the ingestor's
     own, so nothing it might cache makes the timed run faster.
     """
-    from rag.ingest import Ingestor
-    from rag.ingest.pipeline import prepare
-    from rag.loaders import Candidate, walk
+    from ragline.rag.ingest import Ingestor
+    from ragline.rag.ingest.pipeline import prepare
+    from ragline.rag.loaders import Candidate, walk
 
     twin = Ingestor(
         ingestor.settings, ingestor.embedder, ingestor.sparse, ingestor.store, ingestor.manifest
@@ -82,24 +84,26 @@ def main() -> int:
     args = parser.parse_args()
     describe(__doc__.split("\n\n")[2])
 
-    from serving.wiring import build_ingestor, build_store
+    from ragline.serving.wiring import Accounting, build_ingestor, build_store
 
-    with workdir("ingest", args.keep) as tmp:
+    with workdir("ingest", args.keep) as tmp, Accounting(bench_settings(tmp / "data")) as costs:
         corpus = write_corpus(tmp / "corpus", args.modules)
         settings = bench_settings(tmp / "data")
-        store = build_store(settings)
-        ingestor = build_ingestor(settings, store)
+        # metered, as `ragline ingest` builds it: cost events for every embedding and upsert
+        store = build_store(settings, costs=costs)
+        ingestor = build_ingestor(settings, store, costs=costs)
+        embedder = ingestor.embedder.inner  # the SentenceTransformerEmbedder under the meter
 
         log("loading the embedding model and the chunker's tokenizer (not timed)")
-        ingestor.embedder.warm_up()
+        embedder.warm_up()
         ingestor.chunker()  # built once per run: loads tiktoken's and the model's tokenizers
-        model = ingestor.embedder.model
+        model = embedder.model
         started = time.perf_counter()
         texts = chunk_texts(ingestor, corpus)
         chunk_s = time.perf_counter() - started
         log(f"cutting the corpus into {len(texts)} chunks took {chunk_s:.1f} s (not timed here)")
         model.encode(texts[:WARM_UP_TEXTS], batch_size=settings.embedding.batch_size)
-        log(f"model loaded in {ingestor.embedder.load_seconds:.1f} s; warm-up encode done")
+        log(f"model loaded in {embedder.load_seconds:.1f} s; warm-up encode done")
 
         # bare, pipeline, bare: the mean of the two bare passes cancels a steady drift in load
         before_s = bare_encode(model, texts, settings, "baseline 1/2")

@@ -33,15 +33,16 @@ USD = tuple(Decimal(n) / 10**9 for n in (180_000, 4_000_000, 250_000, 105, 2_000
 
 def entries(count: int) -> list[Any]:
     """`count` events spread evenly over November 2026, built before the timing starts."""
-    from mltrack.ledger import LedgerEntry
+    from ragline.core.costs import CostEvent
 
     step = 30 * 86_400 / count
     return [
-        LedgerEntry(
-            COMPONENTS[i % 5],
+        CostEvent(
+            COMPONENTS[i % 5],  # type: ignore[arg-type]
             MODELS[i % 5],
             1200,
             300,
+            0,
             1500,
             USD[i % 5],  # type: ignore[arg-type]
             f"req-{i // 3}",
@@ -55,8 +56,8 @@ def entries(count: int) -> list[Any]:
 
 def write(folder: Path, rows: list[Any], batch: int) -> float:
     """Seconds per event to record `rows` and close the ledger."""
-    from mltrack.config import LedgerConfig
-    from mltrack.ledger import Ledger
+    from ragline.mltrack.costs.config import LedgerConfig
+    from ragline.mltrack.costs.ledger import Ledger
 
     ledger = Ledger(LedgerConfig(batch_size=batch, flush_interval_s=3600), folder)
     started = time.perf_counter()
@@ -90,8 +91,9 @@ def python_report(ledger: Any) -> dict[str, int]:
 
 
 def reports(folder: Path, expected_total: Decimal) -> dict[str, float]:
-    from mltrack.config import LedgerConfig
-    from mltrack.ledger import Ledger, from_nanos
+    from ragline.core.pricing import from_nanos
+    from ragline.mltrack.costs.config import LedgerConfig
+    from ragline.mltrack.costs.ledger import Ledger
 
     ledger = Ledger(LedgerConfig(), folder)
     seconds: dict[str, float] = {}

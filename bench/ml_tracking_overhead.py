@@ -3,19 +3,18 @@
     HF_HUB_OFFLINE=1 MLFLOW_DISABLE_TELEMETRY=true .venv/bin/python bench/ml_tracking_overhead.py \
         [--trials 200] [--repeats 2] [--rounds 100] [--threads 1] [--keep]
 
-All 45,222 rows of UCI Adult (mltrack.datasets.load_adult) are written to a CSV in a temp
-directory; `mltrack.tabular.train` then runs the same configuration (LightGBM, --rounds rounds,
-early stopping 10, --threads threads, tune.trials --trials with median pruning, seed 0, test
-metrics with 200 bootstrap resamples) twice per repeat, alternating: untracked (logger=None)
-and tracked (inside `Tracker.start_run` on a fresh SQLite store in the temp directory: every
-tuning trial's metrics, the params, the final metrics, the model files and report.json are
-logged, and the run is created and ended). The untracked run goes first in each pair.
-Excluded from the timings, and reported on their own: loading the data, importing MLflow,
-opening the store (MLflow's schema migrations) and creating the experiment, and one empty
-warm-up run (it creates mltrack's experiment-id table). Target: median tracked / untracked
-wall time <= 1.10. The seconds spent inside mltrack (starting the run, every RunLogger call
-through a timing wrapper, ending the run) are reported too: on a shared machine two identical
-studies differ by more than tracking costs.
+All 45,222 rows of UCI Adult (ragline.mltrack.data.datasets.load_adult) are written to a CSV in a
+temp directory; `ragline.mltrack.tabular.train` then runs the same configuration (LightGBM, --rounds
+rounds, early stopping 10, --threads threads, tune.trials --trials with median pruning, seed 0, test
+metrics with 200 bootstrap resamples) twice per repeat, alternating: untracked (logger=None) and
+tracked (inside `Tracker.start_run` on a fresh SQLite store in the temp directory: every tuning
+trial's metrics, the params, the final metrics, the model files and report.json are logged, and the
+run is created and ended). The untracked run goes first in each pair. Excluded from the timings, and
+reported on their own: loading the data, importing MLflow, opening the store (MLflow's schema
+migrations) and creating the experiment, and one empty warm-up run (it creates mltrack's
+experiment-id table). Target: median tracked / untracked wall time <= 1.10. The seconds spent inside
+mltrack (starting the run, every RunLogger call through a timing wrapper, ending the run) are
+reported too: on a shared machine two identical studies differ by more than tracking costs.
 """
 
 from __future__ import annotations
@@ -39,7 +38,7 @@ TARGET = 1.10
 
 def train_config(csv: Path, args: argparse.Namespace) -> Any:
     """The study: LightGBM on Adult's fourteen attributes, fairness by sex."""
-    from mltrack.tabular import TrainConfig
+    from ragline.mltrack.tabular import TrainConfig
 
     return TrainConfig.model_validate(
         {
@@ -78,7 +77,7 @@ def train_config(csv: Path, args: argparse.Namespace) -> Any:
 
 def untracked(config: Any, out: Path) -> tuple[float, Any]:
     """Seconds for `train` with no logger, and its result."""
-    from mltrack.tabular import train
+    from ragline.mltrack.tabular import train
 
     started = time.perf_counter()
     result = train(config, None, out)
@@ -113,8 +112,8 @@ class TimedLogger:
 def tracked(config: Any, tracker: Any, plan: Any, out: Path) -> tuple[float, Any, dict[str, float]]:
     """Seconds for run start + `train` logged through the run + run end, the result, and the
     seconds spent inside mltrack: starting the run, each logging call, ending the run."""
-    from mltrack.experiments import MetricValue
-    from mltrack.tabular import train
+    from ragline.mltrack.tabular import train
+    from ragline.mltrack.tracking.experiments import MetricValue
 
     started = time.perf_counter()
     with tracker.start_run(plan) as run:
@@ -132,8 +131,8 @@ def tracked(config: Any, tracker: Any, plan: Any, out: Path) -> tuple[float, Any
 
 def open_tracker(data_dir: Path) -> tuple[Any, Any]:
     """A Tracker on a fresh SQLite store, opened and warmed up outside the timings."""
-    from mltrack.config import MltrackConfig
-    from mltrack.experiments import ExperimentPlan, Tracker
+    from ragline.mltrack.config import MltrackConfig
+    from ragline.mltrack.tracking.experiments import ExperimentPlan, Tracker
 
     started = time.perf_counter()
     import mlflow  # noqa: F401  (its import is part of start-up, not of tracking a study)
@@ -230,7 +229,7 @@ def main() -> None:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    from mltrack.datasets import load_adult
+    from ragline.mltrack.data.datasets import load_adult
 
     with workdir("mltrack", args.keep) as tmp:
         started = time.perf_counter()

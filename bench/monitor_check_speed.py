@@ -3,13 +3,13 @@ comparison of two windows over 1,000,000 logged requests (SQLite).
 
     .venv/bin/python bench/monitor_check_speed.py [--requests 1000000] [--unbatched 2000]
 
-Writes: `RequestLog.record` (what serve's middleware calls once per /v1 request) with the
-default batch_size=200, then `close()`; the time per request includes the final flush.
-Baseline in the same run: batch_size=1 (one transaction per request) over --unbatched rows.
-Check: the reference and current windows (half the rows each, two days of traffic) read from
-the log and compared by `mltrack.health` (percentiles, error rate, cache hit rate), best of 3.
-Baseline in the same run: the same statistics with every row fetched and computed in Python
-(sorted lists for the percentiles). No target is set by the issue; figures for the record.
+Writes: `RequestLog.record` (what serve's middleware calls once per /v1 request) with the default
+batch_size=200, then `close()`; the time per request includes the final flush. Baseline in the same
+run: batch_size=1 (one transaction per request) over --unbatched rows. Check: the reference and
+current windows (half the rows each, two days of traffic) read from the log and compared by
+`ragline.mltrack.monitor.health` (percentiles, error rate, cache hit rate), best of 3. Baseline in
+the same run: the same statistics with every row fetched and computed in Python (sorted lists for
+the percentiles). No target is set by the issue; figures for the record.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ CACHE = (None, "miss", "exact", "miss", "semantic")
 
 
 def records(count: int) -> list[Any]:
-    from mltrack.request_log import RequestRecord
+    from ragline.mltrack.monitor.request_log import RequestRecord
 
     step = 2 * 86_400 / count
     return [
@@ -48,8 +48,8 @@ def records(count: int) -> list[Any]:
 
 
 def write(folder: Path, rows: list[Any], batch: int) -> float:
-    from mltrack.monitor_config import RequestLogConfig
-    from mltrack.request_log import RequestLog
+    from ragline.mltrack.monitor.config import RequestLogConfig
+    from ragline.mltrack.monitor.request_log import RequestLog
 
     log_ = RequestLog(RequestLogConfig(batch_size=batch, flush_interval_s=3600), folder)
     started = time.perf_counter()
@@ -60,9 +60,9 @@ def write(folder: Path, rows: list[Any], batch: int) -> float:
 
 
 def check(folder: Path) -> tuple[float, str]:
-    from mltrack.health import compare_windows, window_stats
-    from mltrack.monitor_config import HealthThresholds, RequestLogConfig
-    from mltrack.request_log import RequestLog
+    from ragline.mltrack.monitor.config import HealthThresholds, RequestLogConfig
+    from ragline.mltrack.monitor.health import compare_windows, window_stats
+    from ragline.mltrack.monitor.request_log import RequestLog
 
     middle, end = START + timedelta(days=1), START + timedelta(days=2)
     started = time.perf_counter()
@@ -76,7 +76,7 @@ def python_check(folder: Path) -> float:
     """The same figures with every row fetched and computed in plain Python."""
     import sqlalchemy as sa
 
-    from mltrack.monitor_config import RequestLogConfig
+    from ragline.mltrack.monitor.config import RequestLogConfig
 
     engine = sa.create_engine(RequestLogConfig().resolved_url(folder))
     started = time.perf_counter()

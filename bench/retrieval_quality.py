@@ -27,10 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from common import bench_settings, describe, figure, log, rate, workdir
+from common import bench_settings, describe, figure, ingest, log, rate, workdir
 from labelled_sets import MODULES, Doc, Query, stdlib_docstring_set, write_jsonl
 from manpage_set import manpage_set
-from rag.types import Hit
+from ragline.core.index import Hit
 
 K = 10
 CHUNK_DEPTH = 40  # chunks asked per query, so that K distinct documents remain after dedupe
@@ -86,9 +86,8 @@ def main() -> int:
     args = parser.parse_args()
     describe(__doc__.split("\n\n")[2])
 
-    from rag.retrieve import MODES
-    from serving.search_cmd import build_retriever
-    from serving.wiring import build_ingestor, build_store
+    from ragline.rag.retrieve import MODES
+    from ragline.serving.wiring import Accounting, build_retriever, build_store
 
     docs, queries = labelled_set(args.set, args.modules, args.max_docs)
     by_kind: dict[str, list[Query]] = {}
@@ -102,12 +101,8 @@ def main() -> int:
     with workdir("quality", args.keep) as tmp:
         corpus = write_jsonl(docs, tmp / "corpus" / f"{args.set}.jsonl").parent
         settings = bench_settings(tmp / "data")
-        store = build_store(settings)
-        ingestor = build_ingestor(settings, store)
         log("ingesting (loading the model included) ...")
-        report = ingestor.run([corpus])
-        store.close()
-        ingestor.manifest.close()
+        report = ingest(settings, [corpus])
         log(
             f"ingest: {report.documents} documents, {report.chunks_written} chunks in "
             f"{report.seconds:.1f} s ({rate(report.chunks_written, report.seconds):.1f} chunks/s)"
@@ -115,7 +110,8 @@ def main() -> int:
         if report.failed or report.documents != len(docs):
             raise SystemExit(f"ingest wrote {report.documents} of {len(docs)} documents")
 
-        retriever = build_retriever(settings, settings.retrieval)
+        costs = Accounting(settings)
+        retriever = build_retriever(settings, settings.retrieval, build_store(settings), costs)
         log(
             f"retrieval: top {K} documents from {CHUNK_DEPTH} chunks; hybrid "
             f"{settings.retrieval.fusion} k={settings.retrieval.rrf_k} "
@@ -152,7 +148,7 @@ def labelled_set(name: str, modules: int, max_docs: int | None) -> tuple[list[Do
 
 def variant_retriever(base: Any, spec: str) -> Any:
     """The base retriever with another fusion: "rrf,k=10,prefetch=20,weights=2:1"."""
-    from rag.retrieve import Retriever
+    from ragline.rag.retrieve import Retriever
 
     name, *options = spec.split(",")
     fields: dict[str, Any] = {"fusion": name}

@@ -31,10 +31,10 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=100.0, help="calls per second")
     args = parser.parse_args()
     describe(__doc__.split("\n\n")[1])
-    from llm_router.build import build_router
-    from llm_router.config import LlmConfig
-    from llm_router.errors import ProviderError
-    from llm_router.types import ChatRequest, Message
+    from ragline.core.chat import ChatRequest, Message
+    from ragline.llm_router.build import build_router
+    from ragline.llm_router.config import LlmConfig
+    from ragline.llm_router.errors import ProviderError
 
     os.environ["BENCH_PRIMARY_KEY"] = "x"
     with (

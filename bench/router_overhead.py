@@ -64,9 +64,9 @@ def compare(url: str, model: str, calls: int, data: Path) -> dict[str, list[floa
     """Bare SDK and router latencies (ms), interleaved call by call."""
     from openai import OpenAI
 
-    from llm_router.build import build_router
-    from llm_router.config import LlmConfig
-    from llm_router.types import ChatRequest, Message
+    from ragline.core.chat import ChatRequest, Message
+    from ragline.llm_router.build import build_router
+    from ragline.llm_router.config import LlmConfig
 
     bare_client = OpenAI(base_url=url, api_key="x", max_retries=0)
     config = LlmConfig.model_validate(
@@ -123,12 +123,12 @@ def report(name: str, runs: dict[str, list[float]]) -> None:
 
 def cache_hits(data: Path) -> tuple[float, float]:
     """p50 (ms) of a Router exact-cache hit and of a semantic-cache hit with its embedding."""
-    from llm_router.build import build_router
-    from llm_router.config import LlmConfig
-    from llm_router.semantic_cache import SemanticCache, SemanticCacheConfig
-    from llm_router.types import ChatRequest, Completion, Message, Usage
-    from rag.config import EmbeddingConfig
-    from rag.embed.sentence_transformers import SentenceTransformerEmbedder
+    from ragline.core.chat import ChatRequest, Completion, Message, Usage
+    from ragline.llm_router.build import build_router
+    from ragline.llm_router.caches.semantic import SemanticCache, SemanticCacheConfig
+    from ragline.llm_router.config import LlmConfig
+    from ragline.rag.config import EmbeddingConfig
+    from ragline.rag.embed.sentence_transformers import SentenceTransformerEmbedder
 
     router = build_router(LlmConfig(), data_dir=data)
     request = ChatRequest(messages=(Message("user", "hello " * 50),), max_tokens=64)
@@ -153,7 +153,7 @@ def cache_hits(data: Path) -> tuple[float, float]:
 
 
 def _ask(text: str) -> object:
-    from llm_router.types import ChatRequest, Message
+    from ragline.core.chat import ChatRequest, Message
 
     return ChatRequest(messages=(Message("user", text),))
 
@@ -167,7 +167,7 @@ def main() -> int:
     describe(__doc__.split("\n\n")[1])
     from tests.llm_router.llama_server import MODEL_ALIAS, LlamaServer
 
-    from llm_router.local import packaged_model
+    from ragline.llm_router.providers.local import packaged_model
 
     with tempfile.TemporaryDirectory() as tmp, StubServer() as stub:
         data = Path(tmp)

@@ -109,8 +109,8 @@ def mixed_vectors(real: np.ndarray, count: int, seed: int = 11) -> np.ndarray:
 
 def make_points(corpus: Path, count: int, real_count: int, embedder: Any) -> list[Any]:
     """StorePoints over `count` real text windows (none of this is timed)."""
-    from rag.config import SparseConfig
-    from rag.embed.sparse import Bm25Encoder
+    from ragline.rag.config import SparseConfig
+    from ragline.rag.embed.sparse import Bm25Encoder
 
     texts = windows(corpus, count)
     real_count = min(real_count, count)
@@ -129,7 +129,7 @@ def make_points(corpus: Path, count: int, real_count: int, embedder: Any) -> lis
 
 def fill(store: Any, points: Sequence[Any], label: str) -> float:
     """Seconds to upsert `points` (batches of 1024) and flush."""
-    from rag.store.protocol import CollectionSpec
+    from ragline.core.index import CollectionSpec
 
     store.ensure_collection(CollectionSpec(dims=len(points[0].dense)))
     started = time.perf_counter()
@@ -221,18 +221,18 @@ def main() -> int:
 
     import torch
 
-    from rag.embed.sparse import Bm25Encoder
-    from rag.retrieve import RetrievalConfig, Retriever
-    from rag.store.edge import QdrantEdgeStore
-    from rag.store.server import QdrantServerStore
-    from serving.wiring import build_embedder
+    from ragline.rag.embed.sentence_transformers import SentenceTransformerEmbedder
+    from ragline.rag.embed.sparse import Bm25Encoder
+    from ragline.rag.retrieve import RetrievalConfig, Retriever
+    from ragline.rag.store.edge import QdrantEdgeStore
+    from ragline.rag.store.server import QdrantServerStore
 
     qs = questions(args.warm_up + args.queries)
     log(f"{len(qs)} questions, e.g. {qs[0]!r}")
     config = RetrievalConfig(mode="hybrid", top_k=10, prefetch_k=50)
     with workdir("search", args.keep) as tmp:
         settings = bench_settings(tmp / "data")
-        embedder = build_embedder(settings)
+        embedder = SentenceTransformerEmbedder(settings.embedding)  # unmetered: bare search cost
         embedder.warm_up()
         sparse = Bm25Encoder(settings.sparse)
         points = make_points(write_corpus(tmp / "corpus", 88), args.points, args.real, embedder)

@@ -30,7 +30,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from common import ROOT, describe, figure, log, workdir, write_corpus
+from common import ROOT, describe, figure, ingest, log, workdir, write_corpus
 from search_latency import questions
 
 ENDPOINTS = ("health", "search", "query", "chat")
@@ -73,7 +73,7 @@ def start_server(config: Path, port: int, data: Path, workers: int = 2) -> subpr
     """`ragline serve` in a child process, once /ready answers 200; its log in data/."""
     env = {**os.environ, "RAGLINE_CONFIG": str(config)}
     log_file = (data / "server.log").open("wb")
-    command = [sys.executable, "-m", "serving.cli", "serve", "--port", str(port)]
+    command = [sys.executable, "-m", "ragline.serving.cli.app", "serve", "--port", str(port)]
     command += ["--workers", str(workers)]
     server = subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)
     for _ in range(600):
@@ -96,19 +96,14 @@ def main() -> int:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
     describe(__doc__.split("\n\n")[1])
-    from serving.settings import load_settings
-    from serving.wiring import build_ingestor, build_store
+    from ragline.serving.settings import load_settings
 
     with workdir("serve", keep=False) as tmp:
         data = tmp / "data"
         config = tmp / "serve.yaml"
         config.write_text(f"data_dir: {data}\nstore:\n  collection: docs\n", encoding="utf-8")
         settings = load_settings(config)
-        store = build_store(settings)
-        ingestor = build_ingestor(settings, store)
-        report = ingestor.run([ROOT / "docs", write_corpus(tmp / "corpus", 3)])
-        store.close()
-        ingestor.manifest.close()
+        report = ingest(settings, [ROOT / "docs", write_corpus(tmp / "corpus", 3)])
         log(f"ingested {report.chunks_written} chunks (not timed); starting 2 workers ...")
         qs = questions(60)
         chat = {"model": "ragline", "messages": [{"role": "user", "content": qs[0]}]}

@@ -20,7 +20,7 @@ import signal
 import subprocess
 import sys
 
-from common import ROOT, describe, figure, log, workdir
+from common import ROOT, describe, figure, ingest, log, workdir
 from serve_load import start_server
 
 CHECKS = (
@@ -36,8 +36,7 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=8182)
     args = parser.parse_args()
     describe(__doc__.split("\n\n")[1])
-    from serving.settings import load_settings
-    from serving.wiring import build_ingestor, build_store
+    from ragline.serving.settings import load_settings
 
     digest = hashlib.sha256(KEY.encode()).hexdigest()
     with workdir("schemathesis", keep=False) as tmp:
@@ -49,11 +48,7 @@ def main() -> int:
             encoding="utf-8",
         )
         settings = load_settings(config)
-        store = build_store(settings)
-        ingestor = build_ingestor(settings, store)
-        report = ingestor.run([ROOT / "docs"])
-        store.close()
-        ingestor.manifest.close()
+        report = ingest(settings, [ROOT / "docs"])
         log(f"ingested {report.chunks_written} chunks; starting the server ...")
         server = start_server(config, args.port, tmp, workers=1)
         try:

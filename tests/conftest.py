@@ -11,11 +11,16 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from rag.config import EmbeddingConfig
-from rag.embed.sentence_transformers import SentenceTransformerEmbedder
+from ragline.core.embedding import Embedder
+from ragline.rag.config import EmbeddingConfig
+from ragline.rag.embed.sentence_transformers import SentenceTransformerEmbedder
+from ragline.rag.metering import MeteredEmbedder
 
 if TYPE_CHECKING:
     import redis
+
+    from ragline.serving.settings import Settings
+    from ragline.serving.wiring import Accounting
 
 # Tests never reach a model hub: the packaged model is loaded from site-packages.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -30,6 +35,12 @@ def embedder(tmp_path_factory: pytest.TempPathFactory) -> SentenceTransformerEmb
     model = SentenceTransformerEmbedder(EmbeddingConfig(onnx_cache=tmp_path_factory.mktemp("onnx")))
     model.warm_up()
     return model
+
+
+def reuse(embedder: Embedder) -> Callable[[Settings, Accounting], MeteredEmbedder]:
+    """A stand-in for `ragline.serving.wiring.build_embedder` that meters the session's loaded
+    model instead of loading a fresh one in each command (monkeypatch it in)."""
+    return lambda settings, costs: MeteredEmbedder(embedder, costs.meter)
 
 
 def write_pdf(path: Path, pages: list[str], title: str | None = None) -> Path:
@@ -105,7 +116,7 @@ def llama_server_url() -> Iterator[str]:
     missing = _server_missing()
     if missing is not None:
         pytest.skip(missing)
-    from llm_router.local import packaged_model
+    from ragline.llm_router.providers.local import packaged_model
     from tests.llm_router.llama_server import LlamaServer
 
     server = LlamaServer(packaged_model())
@@ -113,3 +124,22 @@ def llama_server_url() -> Iterator[str]:
         yield server.start()
     finally:
         server.stop()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test says what it needs: `unit` (pure logic, tmp files) or `integration` (real
+    engines, models or services). A test with neither fails the collection, by name."""
+    unmarked = [
+        item.nodeid
+        for item in items
+        if item.get_closest_marker("unit") is None
+        and item.get_closest_marker("integration") is None
+    ]
+    if unmarked:
+        shown = "\n  ".join(unmarked[:200])
+        more = f"\n  ... and {len(unmarked) - 20} more" if len(unmarked) > 20 else ""
+        raise pytest.UsageError(
+            f"{len(unmarked)} tests carry neither `unit` nor `integration`; mark them "
+            f"(pytestmark = pytest.mark.unit at the top of the module, or on the test):\n  "
+            f"{shown}{more}"
+        )

@@ -1,4 +1,4 @@
-"""evals.datasets: BEIR folders and golden JSONL files, happy paths and every refusal."""
+"""ragline.evals.datasets: BEIR folders and golden JSONL files, happy paths and every refusal."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from evals.datasets import (
+from ragline.evals.datasets import (
     BeirSet,
     DatasetError,
     GoldenItem,
     load_beir,
     load_golden_jsonl,
 )
+from tests.paths import REPO
 
 pytestmark = pytest.mark.unit
 
@@ -256,7 +257,7 @@ def test_dataset_error_is_a_value_error() -> None:
 
 
 def test_exported_docstring_set_loads_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "bench"))
+    monkeypatch.syspath_prepend(str(REPO / "bench"))
     # bench/ is a folder of scripts, not a package; mypy does not see it.
     from export_beir import export_beir  # type: ignore[import-not-found]
     from labelled_sets import stdlib_docstring_set  # type: ignore[import-not-found]

@@ -12,18 +12,18 @@ import pytest
 from matplotlib.container import ErrorbarContainer
 from matplotlib.image import imread
 
-from evals import plots
-from evals.classical import ReliabilityCurve
-from evals.curves import interpolated_pr, top_hit_calibration
-from evals.plots import (
+from ragline.evals import plots
+from ragline.evals.metrics.classical import ReliabilityCurve
+from ragline.evals.metrics.curves import interpolated_pr, top_hit_calibration
+from ragline.evals.plots import (
     _pr_figure,
     _slices_figure,
     plot_calibration,
     plot_pr_curve,
     plot_slices,
 )
-from evals.report import SliceResult
-from evals.result import Aggregate
+from ragline.evals.report import SliceResult
+from ragline.evals.result import Aggregate
 
 pytestmark = pytest.mark.unit
 
@@ -143,11 +143,11 @@ def test_import_is_lazy_and_plotting_avoids_pyplot(tmp_path: Path) -> None:
     script = f"""
 import sys
 from pathlib import Path
-import evals.plots
-assert "matplotlib" not in sys.modules, "import evals.plots loaded matplotlib"
-from evals.curves import PrCurve
+import ragline.evals.plots
+assert "matplotlib" not in sys.modules, "import ragline.evals.plots loaded matplotlib"
+from ragline.evals.metrics.curves import PrCurve
 curve = PrCurve(recall=(0.0, 1.0), precision=(1.0, 0.5), queries=1)
-evals.plots.plot_pr_curve(curve, Path({str(tmp_path / "p.png")!r}), title="t")
+ragline.evals.plots.plot_pr_curve(curve, Path({str(tmp_path / "p.png")!r}), title="t")
 assert "matplotlib" in sys.modules
 assert "matplotlib.pyplot" not in sys.modules, "plotting went through pyplot"
 """

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from evals.report import (
+from ragline.evals.report import (
     MetricComparison,
     ReportError,
     RunReport,
@@ -16,8 +16,8 @@ from evals.report import (
     to_json,
     to_markdown,
 )
-from evals.result import Aggregate
-from evals.suite import GateResult
+from ragline.evals.result import Aggregate
+from ragline.evals.suite import GateResult
 
 pytestmark = pytest.mark.unit
 

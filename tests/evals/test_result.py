@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from evals import classical, fairness, result, retrieval, stats
-from evals.result import UNMEASURED, Aggregate, aggregate
+from ragline.evals import result, stats
+from ragline.evals.metrics import classical, fairness, retrieval
+from ragline.evals.result import UNMEASURED, Aggregate, aggregate
 
 pytestmark = pytest.mark.unit
 

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evals.stats import (
+from ragline.evals.stats import (
     MISSING_GROUP,
     bootstrap_ci,
     median,

@@ -6,8 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from evals.result import Aggregate
-from evals.suite import Gate, SuiteConfig, SuiteError, evaluate_gates, known_metrics, load_suite
+from ragline.evals.result import Aggregate
+from ragline.evals.suite import (
+    Gate,
+    SuiteConfig,
+    SuiteError,
+    evaluate_gates,
+    known_metrics,
+    load_suite,
+)
 
 pytestmark = pytest.mark.unit
 

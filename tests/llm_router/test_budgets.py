@@ -14,14 +14,14 @@ import pytest
 import redis
 from pydantic import ValidationError
 
-from llm_router.budgets import (
+from ragline.llm_router.budgets import (
     BudgetConfig,
     Budgets,
     BudgetStore,
     MemoryBudgetStore,
     RedisBudgetStore,
 )
-from llm_router.errors import BudgetExceeded, ProviderError, retryable
+from ragline.llm_router.errors import BudgetExceeded, ProviderError, retryable
 
 D = Decimal
 

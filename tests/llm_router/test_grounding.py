@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from llm_router.grounding import (
+from ragline.llm_router.grounding import (
     Cited,
     ContextBlock,
     find_citations,

@@ -14,18 +14,18 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration
 
-from llm_router.breaker import CircuitBreaker
-from llm_router.budgets import Budgets
-from llm_router.cache import SqliteCache
-from llm_router.config import LlmConfig
-from llm_router.costs import MemorySink
-from llm_router.errors import BadRequest
-from llm_router.langchain_chat import RouterChatModel, RouterChatUsage, to_message
-from llm_router.openai_chat import OpenAIChatModel
-from llm_router.pricing import Price, PriceTable
-from llm_router.registry import builtin_registry
-from llm_router.router import Router, RouterParts
-from llm_router.types import Message
+from ragline.core.chat import Message
+from ragline.core.costs import MemorySink
+from ragline.core.pricing import Price, Prices, PriceTable
+from ragline.llm_router.breaker import CircuitBreaker
+from ragline.llm_router.budgets import Budgets
+from ragline.llm_router.caches.exact import SqliteCache
+from ragline.llm_router.config import LlmConfig
+from ragline.llm_router.errors import BadRequest
+from ragline.llm_router.langchain_chat import RouterChatModel, RouterChatUsage, to_message
+from ragline.llm_router.providers.openai_chat import OpenAIChatModel
+from ragline.llm_router.registry import builtin_registry
+from ragline.llm_router.router import Router, RouterParts
 from tests.llm_router.conftest import COMPLETION, OpenAIFake
 
 pytestmark = pytest.mark.unit
@@ -59,7 +59,7 @@ def make_router(fake: OpenAIFake, cache: SqliteCache | None = None) -> Router:
     )
     parts = RouterParts(
         registry=registry,
-        prices=PRICES,
+        prices=Prices(PRICES),
         breaker=CircuitBreaker(config.breaker),
         budgets=Budgets(config.budgets),
         sink=MemorySink(),

@@ -6,14 +6,15 @@ import hashlib
 from collections import Counter
 from collections.abc import Callable
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from llm_router.policies import (
+from ragline.core.chat import Completion, Usage
+from ragline.core.pricing import PriceTable
+from ragline.llm_router.policies import (
     Deployment,
     ab_order,
     cascade_order,
@@ -22,12 +23,11 @@ from llm_router.policies import (
     fixed,
     weighted_choice,
 )
-from llm_router.pricing import PriceTable
-from llm_router.types import Completion, Usage
+from tests.paths import REPO
 
 pytestmark = pytest.mark.unit
 
-PRICING = Path(__file__).resolve().parents[2] / "configs" / "pricing.yaml"
+PRICING = REPO / "configs" / "pricing.yaml"
 NANO = Deployment(model="openai:gpt-4.1-nano", tier="cheap", quality=1)
 MINI = Deployment(model="openai:gpt-4o-mini", tier="cheap", quality=2)
 HAIKU = Deployment(model="anthropic:claude-3-5-haiku-latest", tier="cheap", quality=2)

@@ -13,8 +13,8 @@ import pytest
 import redis
 from pydantic import ValidationError
 
-from llm_router.errors import BadRequest, RateLimited, retryable
-from llm_router.ratelimit import (
+from ragline.llm_router.errors import BadRequest, RateLimited, retryable
+from ragline.llm_router.ratelimit import (
     MemoryRateLimiter,
     RateLimitConfig,
     RateLimiter,

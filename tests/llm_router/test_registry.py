@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-import llm_router.errors
-from llm_router import (
+import ragline.llm_router.errors
+from ragline.llm_router import (
     ChatModel,
     ChatRequest,
     Completion,
@@ -25,8 +25,8 @@ from llm_router import (
     builtin_registry,
     resolve,
 )
-from llm_router.config import ExtractiveConfig, LocalConfig
-from llm_router.extractive import ExtractiveModel
+from ragline.llm_router.config import ExtractiveConfig, LocalConfig
+from ragline.llm_router.providers.extractive import ExtractiveModel
 
 pytestmark = pytest.mark.unit
 
@@ -96,7 +96,7 @@ def test_other_providers_register_like_the_builtins() -> None:
 def test_error_tree() -> None:
     for leaf in (Unavailable, Timeout, RateLimited, UnknownProvider):
         assert issubclass(leaf, ProviderError)
-        assert leaf.__name__ in (llm_router.errors.__doc__ or "")
+        assert leaf.__name__ in (ragline.llm_router.errors.__doc__ or "")
     assert RateLimited("slow down", retry_after_s=2.5).retry_after_s == 2.5
     assert RateLimited("slow down").retry_after_s is None
 

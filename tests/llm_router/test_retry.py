@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from pydantic import ValidationError
 
-from llm_router.errors import (
+from ragline.llm_router.errors import (
     AuthError,
     BadRequest,
     ProviderError,
@@ -19,7 +19,7 @@ from llm_router.errors import (
     Timeout,
     Unavailable,
 )
-from llm_router.retry import RetryConfig, backoff_s, call_with_retry, call_with_timeout
+from ragline.llm_router.retry import RetryConfig, backoff_s, call_with_retry, call_with_timeout
 
 pytestmark = pytest.mark.unit
 

@@ -11,15 +11,18 @@ import threading
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
-from llm_router.breaker import CircuitBreaker
-from llm_router.budgets import BudgetConfig, Budgets
-from llm_router.cache import CacheConfig, SqliteCache
-from llm_router.config import CascadeConfig, LlmConfig
-from llm_router.costs import MemorySink
-from llm_router.errors import (
+from ragline.core.chat import ChatRequest, Completion, Message, StreamChunk, Usage
+from ragline.core.costs import MemorySink
+from ragline.core.pricing import Price, Prices, PriceTable
+from ragline.llm_router.breaker import CircuitBreaker
+from ragline.llm_router.budgets import BudgetConfig, Budgets
+from ragline.llm_router.caches.exact import CacheConfig, SqliteCache
+from ragline.llm_router.config import CascadeConfig, LlmConfig
+from ragline.llm_router.errors import (
     BadRequest,
     BudgetExceeded,
     ProviderError,
@@ -28,13 +31,11 @@ from llm_router.errors import (
     Timeout,
     Unavailable,
 )
-from llm_router.policies import Deployment
-from llm_router.pricing import Price, PriceTable
-from llm_router.ratelimit import MemoryRateLimiter, RateLimitConfig
-from llm_router.registry import builtin_registry
-from llm_router.retry import RetryConfig
-from llm_router.router import Router, RouterParts
-from llm_router.types import ChatRequest, Completion, Message, StreamChunk, Usage
+from ragline.llm_router.policies import Deployment
+from ragline.llm_router.ratelimit import MemoryRateLimiter, RateLimitConfig
+from ragline.llm_router.registry import builtin_registry
+from ragline.llm_router.retry import RetryConfig
+from ragline.llm_router.router import Router, RouterParts
 
 pytestmark = pytest.mark.unit
 
@@ -100,6 +101,7 @@ def make_router(
     cache: SqliteCache | None = None,
     budgets: BudgetConfig | None = None,
     limiter: MemoryRateLimiter | None = None,
+    unpriced: Literal["refuse", "free"] = "refuse",
 ) -> tuple[Router, MemorySink, list[float]]:
     registry = builtin_registry()
     registry.register("script", lambda model, _config: models[model or ""])
@@ -107,7 +109,7 @@ def make_router(
     clock = clock or Clock()
     parts = RouterParts(
         registry=registry,
-        prices=PRICES,
+        prices=Prices(PRICES, unpriced=unpriced),
         breaker=CircuitBreaker(config.breaker, clock=clock),
         budgets=Budgets(budgets or BudgetConfig(), clock=clock),
         sink=sink,
@@ -357,10 +359,9 @@ def test_an_unpriced_model_is_refused_unless_configured_free() -> None:
     registry_models = {"small": ScriptModel("small", ["hi"])}
     router, _, _ = make_router(registry_models, llm("other:model", fallbacks=()))
     router.parts.registry.register("other", lambda model, _c: registry_models["small"])
-    with pytest.raises(Unavailable, match="no price"):
+    with pytest.raises(Unavailable, match=r"costs\.unpriced: free"):
         router.complete(REQUEST)
-    free = llm("other:model", fallbacks=(), unpriced="free")
-    router, _, _ = make_router(registry_models, free)
+    router, _, _ = make_router(registry_models, llm("other:model", fallbacks=()), unpriced="free")
     router.parts.registry.register("other", lambda model, _c: registry_models["small"])
     assert router.complete(REQUEST).text == "hi"
 

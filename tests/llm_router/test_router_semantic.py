@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from llm_router.semantic_cache import SemanticCache, SemanticCacheConfig
-from llm_router.types import ChatRequest, Message
-from rag.embed.protocol import Embedder
+from ragline.core.chat import ChatRequest, Message
+from ragline.core.embedding import Embedder
+from ragline.core.memory_index import MemoryIndex
+from ragline.llm_router.caches.semantic import SemanticCache, SemanticCacheConfig
 from tests.llm_router.test_router import ScriptModel, llm, make_router
 
 pytestmark = pytest.mark.integration
@@ -23,7 +24,7 @@ def test_a_paraphrase_is_served_from_the_semantic_cache(tmp_path: Path, embedder
     small = ScriptModel("small", ["Use the reset link.", "Madrid."])
     router, sink, _ = make_router({"small": small}, llm())
     config = SemanticCacheConfig(enabled=True, path=tmp_path / "sem", audit_rate=0.0)
-    router.parts.semantic = SemanticCache(embedder, config)
+    router.parts.semantic = SemanticCache(embedder, MemoryIndex(), config)
     first = router.complete(ask("How do I reset my password?"))
     hit = router.complete(ask("How can I reset my password?"))
     other = router.complete(ask("What is the capital of Spain?"))
@@ -41,7 +42,7 @@ def test_an_audited_wrong_hit_is_counted_evicted_and_replaced(
     small = ScriptModel("small", ["Paris is the capital.", "The Eiffel Tower is 330 metres."])
     router, _, _ = make_router({"small": small}, llm())
     config = SemanticCacheConfig(enabled=True, path=tmp_path / "sem", audit_rate=1.0)
-    semantic = SemanticCache(embedder, config)
+    semantic = SemanticCache(embedder, MemoryIndex(), config)
     router.parts.semantic = semantic
     router.complete(ask("What is the capital of France?"))
     audited = router.complete(ask("What's the capital of France?"))  # hit, re-asked: disagrees

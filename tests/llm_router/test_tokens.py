@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from llm_router import tokens
-from llm_router.tokens import count_tokens
+from ragline.llm_router import tokens
+from ragline.llm_router.tokens import count_tokens
 
 pytestmark = pytest.mark.unit
 

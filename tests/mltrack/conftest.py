@@ -24,9 +24,9 @@ from urllib.parse import urlparse
 import pytest
 import sqlalchemy as sa
 
-from mltrack.artifacts import Feature, ModelArtifact
-from mltrack.config import MltrackConfig
-from mltrack.mlflow_store import MlflowStore
+from ragline.mltrack.config import MltrackConfig
+from ragline.mltrack.tracking.artifacts import Feature, ModelArtifact
+from ragline.mltrack.tracking.mlflow_store import MlflowStore
 from tests.services import POSTGRES_URL, require
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")

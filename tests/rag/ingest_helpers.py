@@ -6,11 +6,11 @@ from pathlib import Path
 
 import qdrant_edge as qe
 
-from rag.config import ChunkingConfig, EmbeddingConfig, IngestConfig, SparseConfig
-from rag.embed.protocol import Embedder
-from rag.embed.sparse import Bm25Encoder
-from rag.ingest import Ingestor, IngestReport, IngestSettings, Manifest
-from rag.store.edge import QdrantEdgeStore
+from ragline.core.embedding import Embedder
+from ragline.rag.config import ChunkingConfig, EmbeddingConfig, IngestConfig, SparseConfig
+from ragline.rag.embed.sparse import Bm25Encoder
+from ragline.rag.ingest import Ingestor, IngestReport, IngestSettings, Manifest
+from ragline.rag.store.edge import QdrantEdgeStore
 
 TOPICS = {
     "rivers.md": "Rivers carry water from mountains to the sea. The Nile flows north. "

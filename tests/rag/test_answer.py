@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from llm_router.extractive import ExtractiveModel
-from llm_router.grounding import NOT_ENOUGH_INFO
-from llm_router.types import ChatRequest, Completion, StreamChunk, Usage
-from rag.answer import (
+from ragline.core.chat import ChatRequest, Completion, StreamChunk, Usage
+from ragline.core.index import Hit
+from ragline.core.types import Payload
+from ragline.llm_router.grounding import NOT_ENOUGH_INFO
+from ragline.llm_router.providers.extractive import ExtractiveModel
+from ragline.rag.answer import (
     SYSTEM_RULES,
     Answer,
     AnswerConfig,
@@ -21,7 +23,6 @@ from rag.answer import (
     build_request,
     select_context,
 )
-from rag.types import Hit, Payload
 
 pytestmark = pytest.mark.unit
 

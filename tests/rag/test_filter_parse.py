@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from rag.filter_parse import ACCEPTED_FORMS, parse_condition, parse_filters
-from rag.store.filters import Condition, DateRange, Filter, Match, MatchAny, Range
+from ragline.core.filters import Condition, DateRange, Filter, Match, MatchAny, Range
+from ragline.rag.filter_parse import ACCEPTED_FORMS, parse_condition, parse_filters
 
 pytestmark = pytest.mark.unit
 

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from rag.errors import RagError
-from rag.rerank import (
+from ragline.core.index import Hit
+from ragline.rag.errors import RagError
+from ragline.rag.rerank import (
     CrossEncoderReranker,
     NoReranker,
     RerankConfig,
@@ -16,7 +17,6 @@ from rag.rerank import (
     RerankError,
     make_reranker,
 )
-from rag.types import Hit
 
 WORDS = ["the", "a", "of", "bread", "yeast", "dough", "rises", "river", "nile", "flows"]
 WORDS += ["planet", "orbit", "sun", "why", "does", "how"]

@@ -9,16 +9,17 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from rag.config import ChunkingConfig, EmbeddingConfig, IngestConfig, SparseConfig
-from rag.embed.protocol import Embedder, EmbedKind, TokenWindow
-from rag.embed.sparse import Bm25Encoder
-from rag.ingest import Ingestor, IngestSettings, Manifest
-from rag.retrieve import RetrievalConfig, Retriever
-from rag.store.edge import QdrantEdgeStore
-from rag.store.filters import DateRange, Filter, HasId, Match, MatchAny, Range
-from rag.store.protocol import VectorStore
-from rag.store.server import QdrantServerStore
-from rag.types import FloatMatrix, Hit
+from ragline.core.embedding import Embedder, EmbedKind, TokenWindow
+from ragline.core.filters import DateRange, Filter, HasId, Match, MatchAny, Range
+from ragline.core.index import Hit
+from ragline.core.types import FloatMatrix
+from ragline.rag.config import ChunkingConfig, EmbeddingConfig, IngestConfig, SparseConfig
+from ragline.rag.embed.sparse import Bm25Encoder
+from ragline.rag.ingest import Ingestor, IngestSettings, Manifest
+from ragline.rag.retrieve import RetrievalConfig, Retriever
+from ragline.rag.store.edge import QdrantEdgeStore
+from ragline.rag.store.protocol import VectorStore
+from ragline.rag.store.server import QdrantServerStore
 from tests.conftest import write_pdf
 from tests.rag.ingest_helpers import write_corpus
 

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from serving.errors import ConfigError
-from serving.settings import Settings, default_file, load_settings
+from ragline.serving.errors import ConfigError
+from ragline.serving.settings import Settings, default_file, load_settings
+from tests.paths import REPO
 
 pytestmark = pytest.mark.unit
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)

@@ -6,8 +6,13 @@ from datetime import timedelta
 
 import pytest
 
-from mltrack.features.errors import FeatureNameError
-from mltrack.features.naming import AGGREGATIONS, feature_name, parse_feature_name, window_delta
+from ragline.mltrack.features.errors import FeatureNameError
+from ragline.mltrack.features.naming import (
+    AGGREGATIONS,
+    feature_name,
+    parse_feature_name,
+    window_delta,
+)
 
 pytestmark = pytest.mark.unit
 

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mltrack.errors import DataError
-from mltrack.features.offline import (
+from ragline.mltrack.errors import DataError
+from ragline.mltrack.features.offline import (
     OfflineTable,
     latest_positions,
     materialize,
@@ -18,8 +18,8 @@ from mltrack.features.offline import (
     read_offline,
     write_offline,
 )
-from mltrack.features.registry import FeatureDefinition, FeatureRegistry, SourceTable
-from mltrack.features.transform import FEATURE_TS
+from ragline.mltrack.features.registry import FeatureDefinition, FeatureRegistry, SourceTable
+from ragline.mltrack.features.transform import FEATURE_TS
 
 pytestmark = pytest.mark.unit
 

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mltrack.features.errors import OnlineStoreError
-from mltrack.features.online import TS_FIELD, OnlineStore, latest_per_entity
-from mltrack.features.registry import FeatureDefinition
-from mltrack.features.transform import FEATURE_TS
+from ragline.mltrack.features.errors import OnlineStoreError
+from ragline.mltrack.features.online import TS_FIELD, OnlineStore, latest_per_entity
+from ragline.mltrack.features.registry import FeatureDefinition
+from ragline.mltrack.features.transform import FEATURE_TS
 
 if TYPE_CHECKING:
     import redis

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mltrack.features.errors import RegistryError
-from mltrack.features.registry import (
+from ragline.mltrack.features.errors import RegistryError
+from ragline.mltrack.features.registry import (
     FeatureDefinition,
     FeatureRegistry,
     SourceTable,
@@ -16,9 +16,10 @@ from mltrack.features.registry import (
     load_registry,
     save_registry,
 )
+from tests.paths import REPO
 
 pytestmark = pytest.mark.unit
-EXAMPLE = Path(__file__).resolve().parents[3] / "configs" / "features" / "example.yaml"
+EXAMPLE = REPO / "configs" / "features" / "example.yaml"
 
 
 def _definition(name: str, dtype: str = "float64", **extra: object) -> FeatureDefinition:

@@ -17,17 +17,23 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import pytest
 
-from mltrack.features.data import grunfeld_events, grunfeld_labels
-from mltrack.features.offline import materialize, point_in_time_join, read_offline, write_offline
-from mltrack.features.online import OnlineStore, Value
-from mltrack.features.registry import load_registry
-from mltrack.features.stream import OnlineWriter
+from ragline.mltrack.features.data import grunfeld_events, grunfeld_labels
+from ragline.mltrack.features.offline import (
+    materialize,
+    point_in_time_join,
+    read_offline,
+    write_offline,
+)
+from ragline.mltrack.features.online import OnlineStore, Value
+from ragline.mltrack.features.registry import load_registry
+from ragline.mltrack.features.stream import OnlineWriter
+from tests.paths import REPO
 
 if TYPE_CHECKING:
     import redis
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-EXAMPLE = Path(__file__).resolve().parents[3] / "configs" / "features" / "example.yaml"
+EXAMPLE = REPO / "configs" / "features" / "example.yaml"
 
 
 def _plain(value: object) -> Value:

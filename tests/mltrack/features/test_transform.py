@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mltrack.errors import DataError
-from mltrack.features.registry import FeatureDefinition, SourceTable
-from mltrack.features.transform import FEATURE_TS, compute_feature_rows, event_times
+from ragline.mltrack.errors import DataError
+from ragline.mltrack.features.registry import FeatureDefinition, SourceTable
+from ragline.mltrack.features.transform import FEATURE_TS, compute_feature_rows, event_times
 
 pytestmark = pytest.mark.unit
 SOURCE = SourceTable(entity_key="user", timestamp_column="ts")

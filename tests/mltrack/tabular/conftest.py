@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mltrack.datasets import load_adult
+from ragline.mltrack.data.datasets import load_adult
 
 ADULT_ROWS = 5_000
 

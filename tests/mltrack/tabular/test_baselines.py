@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mltrack.errors import DataError
-from mltrack.tabular.baselines import fit_baseline
-from mltrack.tabular.config import BaselineSpec, Rule
+from ragline.mltrack.errors import DataError
+from ragline.mltrack.tabular.baselines import fit_baseline
+from ragline.mltrack.tabular.config import BaselineSpec, Rule
 
 pytestmark = pytest.mark.unit
 

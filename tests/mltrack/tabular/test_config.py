@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mltrack.tabular.config import BinOp, TrainConfig, TrainConfigError, load_train_config
+from ragline.mltrack.tabular.config import BinOp, TrainConfig, TrainConfigError, load_train_config
 
 pytestmark = pytest.mark.unit
 

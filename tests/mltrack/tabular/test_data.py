@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mltrack.errors import DataError
-from mltrack.tabular.config import DataSpec
-from mltrack.tabular.data import encode_target, load_frame
+from ragline.mltrack.errors import DataError
+from ragline.mltrack.tabular.config import DataSpec
+from ragline.mltrack.tabular.data import encode_target, load_frame
 
 pytestmark = pytest.mark.unit
 

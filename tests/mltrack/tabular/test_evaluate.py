@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from mltrack.tabular.config import MetricsSpec
-from mltrack.tabular.evaluate import compare, evaluate, metric_value
+from ragline.mltrack.tabular.config import MetricsSpec
+from ragline.mltrack.tabular.evaluate import compare, evaluate, metric_value
 
 pytestmark = pytest.mark.unit
 

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mltrack import leakage
-from mltrack.errors import DataError
-from mltrack.tabular.config import BinOp, CategoricalFeature, FeatureSpec, NumericFeature
-from mltrack.tabular.features import FeaturePipeline, FitRecord, fit_features
+from ragline.mltrack.data import leakage
+from ragline.mltrack.errors import DataError
+from ragline.mltrack.tabular.config import BinOp, CategoricalFeature, FeatureSpec, NumericFeature
+from ragline.mltrack.tabular.features import FeaturePipeline, FitRecord, fit_features
 
 pytestmark = pytest.mark.unit
 
@@ -28,7 +28,7 @@ def frame() -> pd.DataFrame:
 
 
 def to_leakage(records: tuple[FitRecord, ...]) -> list[leakage.FitRecord]:
-    """The reconciliation with mltrack.leakage's record is a field-for-field copy."""
+    """The reconciliation with ragline.mltrack.data.leakage's record is a field-for-field copy."""
     return [
         leakage.FitRecord.of(
             r.step,

@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 from threadpoolctl import threadpool_limits
 
-from mltrack.errors import DataError, UnsafeModelFile
-from mltrack.tabular.artifacts import load_model, load_pipeline, save_model
-from mltrack.tabular.config import ModelSpec, Task
-from mltrack.tabular.models import TrainData, fit_model
+from ragline.mltrack.errors import DataError, UnsafeModelFile
+from ragline.mltrack.tabular.artifacts import load_model, load_pipeline, save_model
+from ragline.mltrack.tabular.config import ModelSpec, Task
+from ragline.mltrack.tabular.models import TrainData, fit_model
 
 pytestmark = pytest.mark.unit
 

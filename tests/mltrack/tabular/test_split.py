@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mltrack.errors import DataError
-from mltrack.tabular.config import SplitSpec
-from mltrack.tabular.split import split_rows
+from ragline.mltrack.errors import DataError
+from ragline.mltrack.tabular.config import SplitSpec
+from ragline.mltrack.tabular.split import split_rows
 
 from .conftest import store_sales
 

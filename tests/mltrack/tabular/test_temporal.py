@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mltrack.errors import DataError
-from mltrack.tabular.config import Rolling, TemporalFeature
-from mltrack.tabular.temporal import add_temporal_features
+from ragline.mltrack.errors import DataError
+from ragline.mltrack.tabular.config import Rolling, TemporalFeature
+from ragline.mltrack.tabular.temporal import add_temporal_features
 
 from .conftest import store_sales
 

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mltrack import leakage
-from mltrack.tabular import load_model, load_pipeline, load_train_config, train
-from mltrack.tabular.train import TrainResult
+from ragline.mltrack.data import leakage
+from ragline.mltrack.tabular import load_model, load_pipeline, load_train_config, train
+from ragline.mltrack.tabular.train import TrainResult
 
 from .conftest import ADULT_ROWS, MemoryLogger, store_sales
 from .test_features import to_leakage

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from mltrack.protocols import RunLogger
-from mltrack.tabular.config import ModelSpec, ParamRange, TuneSpec
-from mltrack.tabular.tuning import tune
+from ragline.mltrack.tabular.config import ModelSpec, ParamRange, TuneSpec
+from ragline.mltrack.tabular.tuning import tune
+from ragline.mltrack.tracking.protocols import RunLogger
 
 from .conftest import MemoryLogger
 from .test_models import make_data

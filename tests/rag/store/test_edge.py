@@ -10,20 +10,30 @@ from pathlib import Path
 
 import pytest
 
-from rag.errors import StoreError
-from rag.store.edge import QdrantEdgeStore
-from rag.store.protocol import CollectionSpec, StoreQuery
-from tests.rag.store.conformance import (
+from ragline.core.index import CollectionSpec, StoreQuery
+from ragline.rag.errors import StoreError
+from ragline.rag.store.edge import QdrantEdgeStore
+from ragline.rag.testing.index import IndexFactory, VectorIndexConformance
+from ragline.rag.testing.store import (
     IDS,
     POINTS,
     SPEC,
     VECTORS,
-    StoreConformance,
     StoreFactory,
+    VectorStoreConformance,
 )
 
 
-class TestEdgeStore(StoreConformance):
+class TestEdgeIndex(VectorIndexConformance):
+    """The semantic cache's index: an Edge shard with a WAL, dense points only."""
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def make_index(cls, tmp_path_factory: pytest.TempPathFactory) -> IndexFactory:
+        return lambda: QdrantEdgeStore(tmp_path_factory.mktemp("index"), "cache", wal=True)
+
+
+class TestEdgeStore(VectorStoreConformance):
     @pytest.fixture(scope="class")
     @classmethod
     def shard_root(cls, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:

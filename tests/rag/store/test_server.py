@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from rag.store.server import QdrantServerStore
-from tests.rag.store.conformance import SPEC, StoreConformance, StoreFactory
+from ragline.rag.store.server import QdrantServerStore
+from ragline.rag.testing.index import IndexFactory, VectorIndexConformance
+from ragline.rag.testing.store import SPEC, StoreFactory, VectorStoreConformance
 
 
-class TestServerStore(StoreConformance):
+class TestServerIndex(VectorIndexConformance):
+    @pytest.fixture(scope="class")
+    @classmethod
+    def make_index(cls) -> IndexFactory:
+        return lambda: QdrantServerStore("cache", url=":memory:")
+
+
+class TestServerStore(VectorStoreConformance):
     @pytest.fixture(scope="class")
     @classmethod
     def make_store(cls) -> StoreFactory:

@@ -6,11 +6,11 @@
         server.logs()                              # the server's JSON log lines, parsed
 
 `live_server(config)` writes a settings YAML (a temporary data_dir, the extractive provider,
-`config` layered on top), runs `python -m serving.cli --config FILE serve --port 0` (so every
-start goes through the real command, bind check and uvicorn settings included), reads the
-port uvicorn picked from its log, and waits for /health (and, with `ready=True`, for /ready).
-Servers live until the end of the module that started them. Starting one loads the embedding
-model in the server process (seconds): start few, share them.
+`config` layered on top), runs `python -m ragline.serving.cli.app --config FILE serve --port 0` (so
+every start goes through the real command, bind check and uvicorn settings included), reads the port
+uvicorn picked from its log, and waits for /health (and, with `ready=True`, for /ready). Servers
+live until the end of the module that started them. Starting one loads the embedding model in the
+server process (seconds): start few, share them.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import pytest
 import yaml
 from fastapi import APIRouter, FastAPI
 
-from serving.settings import deep_merge
+from ragline.serving.settings import deep_merge
 
 START_TIMEOUT_S = 180.0
 _RUNNING = re.compile(r"Uvicorn running on http://127\.0\.0\.1:(\d+)")
@@ -114,7 +114,15 @@ def server_env() -> dict[str, str]:
 
 
 def serve_command(config_path: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "serving.cli", "--config", str(config_path), "serve", *args]
+    return [
+        sys.executable,
+        "-m",
+        "ragline.serving.cli.app",
+        "--config",
+        str(config_path),
+        "serve",
+        *args,
+    ]
 
 
 @pytest.fixture(scope="session")
@@ -221,8 +229,8 @@ class FakeServices:
 def make_app(tmp_path: Path) -> Callable[..., FastAPI]:
     """`make_app(config, services=FakeServices(), routers=[...])`: the real `create_app` over
     settings from `config` (layered like a YAML file) and fake services, with extra routers."""
-    from serving.api.app import create_app
-    from serving.settings import Settings
+    from ragline.serving.api.app import create_app
+    from ragline.serving.settings import Settings
 
     def make(
         config: Mapping[str, Any] | None = None,

@@ -13,8 +13,8 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
 
-from mltrack.monitor_config import RequestLogConfig
-from mltrack.request_log import CACHE_HIT, CACHE_MISS, CACHE_NONE, RequestLog
+from ragline.mltrack.monitor.config import RequestLogConfig
+from ragline.mltrack.monitor.request_log import CACHE_HIT, CACHE_MISS, CACHE_NONE, RequestLog
 
 pytestmark = pytest.mark.integration
 

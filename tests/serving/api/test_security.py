@@ -20,15 +20,15 @@ from fastapi.responses import StreamingResponse
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field
 
-from llm_router import errors
-from llm_router.errors import RateLimited
-from llm_router.ratelimit import RedisRateLimiter
-from serving.api import security
-from serving.api.context import caller
-from serving.api.security import ApiKeyAuth, build_rate_limiter, key_digest
-from serving.serve_cmd import api_key_line, new_key
-from serving.serve_config import ApiKey
-from serving.settings import Settings
+from ragline.llm_router import errors
+from ragline.llm_router.errors import RateLimited
+from ragline.llm_router.ratelimit import RedisRateLimiter
+from ragline.serving.api import security
+from ragline.serving.api.context import caller
+from ragline.serving.api.security import ApiKeyAuth, build_rate_limiter
+from ragline.serving.cli.serve import api_key_line, new_key
+from ragline.serving.serve_config import ApiKey, key_digest
+from ragline.serving.settings import Settings
 from tests.serving.api.conftest import FakeServices, LiveServer
 
 pytestmark = pytest.mark.integration

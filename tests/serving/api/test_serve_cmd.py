@@ -18,12 +18,12 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from serving.api.app import app_from_env
-from serving.cli import app as cli
-from serving.errors import ConfigError
-from serving.serve_cmd import check_bind, is_loopback
-from serving.serve_config import ApiKey
-from serving.settings import Settings
+from ragline.serving.api.app import app_from_env
+from ragline.serving.cli.app import app as cli
+from ragline.serving.cli.serve import check_bind, is_loopback
+from ragline.serving.errors import ConfigError
+from ragline.serving.serve_config import ApiKey
+from ragline.serving.settings import Settings
 from tests.serving.api.conftest import LiveServer, serve_command, server_env
 
 pytestmark = pytest.mark.integration

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from llm_router.types import ChatRequest, Message
-from rag.embed.sentence_transformers import SentenceTransformerEmbedder
-from rag.ingest import NoProgress
-from serving.api.context import ANONYMOUS
-from serving.api.services import ROUTER_ALIASES, Services
-from serving.errors import ConfigError
-from serving.settings import Settings
+from ragline.core.chat import ChatRequest, Message
+from ragline.rag.embed.sentence_transformers import SentenceTransformerEmbedder
+from ragline.rag.ingest import NoProgress
+from ragline.serving.api.context import ANONYMOUS
+from ragline.serving.api.services import ROUTER_ALIASES, Services
+from ragline.serving.errors import ConfigError
+from ragline.serving.settings import Settings
 from tests.rag.ingest_helpers import write_corpus
 
 pytestmark = pytest.mark.integration

@@ -1,1 +1,0 @@
-"""ragline's shared backbone and classical-ML track: experiments, registry, costs, monitoring."""

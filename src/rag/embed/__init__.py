@@ -1,5 +1,0 @@
-"""Embedding adapters: dense (sentence-transformers) and sparse (BM25)."""
-
-from rag.embed.protocol import Embedder, EmbedKind, SparseEncoder, TokenWindow
-
-__all__ = ["EmbedKind", "Embedder", "SparseEncoder", "TokenWindow"]

@@ -1,0 +1,2 @@
+"""Metrics, pure: retrieval (trec_eval-exact), generation (answers and citations), classical
+(classification and regression), calibration curves, fairness."""

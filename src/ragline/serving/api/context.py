@@ -1,0 +1,31 @@
+"""Who is calling and which request this is: set by the auth and request-id middleware.
+
+    caller(request)      # the API key's name, or "anonymous" on a keyless loopback server
+    request_id(request)  # the X-Request-ID header if the client sent a sane one, else a new id
+
+Routes read these; only the middleware (`ragline.serving.api.app`) writes them.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+ANONYMOUS = "anonymous"
+
+
+def caller(request: Request) -> str:
+    """The name of the API key that authenticated `request` ("anonymous" without keys)."""
+    return str(getattr(request.state, "caller", ANONYMOUS))
+
+
+def request_id(request: Request) -> str:
+    """The id of `request`, as logged and returned in the X-Request-ID header."""
+    return str(getattr(request.state, "request_id", ""))
+
+
+def set_caller(request: Request, name: str) -> None:
+    request.state.caller = name
+
+
+def set_request_id(request: Request, value: str) -> None:
+    request.state.request_id = value

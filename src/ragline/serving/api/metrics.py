@@ -1,0 +1,92 @@
+"""Prometheus metrics of one `ragline serve` process, in a registry of its own.
+
+    ragline_requests_total{route,method,status}   requests answered
+    ragline_request_seconds{route}                latency histogram
+    ragline_tokens_total{model,direction}         tokens the models read (in) and wrote (out)
+    ragline_cost_usd_total{model}                 priced cost of model calls
+    ragline_cache_hits_total{kind}                exact / semantic cache hits
+    ragline_breaker_state{deployment}             0 closed, 1 half_open, 2 open
+    ragline_ready                                 1 once warm and every part is ready
+
+`route` is the route template (/v1/ingest/{job_id}) or "unmatched", never the raw path, so a
+client cannot grow the label set. With `--workers N` each worker process keeps its own
+registry and a scrape sees one worker; aggregating them (prometheus_client's multiprocess
+mode) is a follow-up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+from ragline.core.costs import CostEvent
+
+BREAKER_VALUES = {"closed": 0, "half_open": 1, "open": 2}
+_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+_TOKEN_KINDS = ("llm", "embedding")
+
+
+class Metrics:
+    """The serving metrics; also a `CostSink`, so routers report tokens, cost and cache hits.
+
+    metrics = Metrics()
+    metrics.observe_request("/v1/query", "POST", 200, 0.042)
+    metrics.record(cost_event)                    # from the router, as its sink
+    body, content_type = metrics.render()
+    """
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self._requests = Counter(
+            "ragline_requests", "Requests answered", ["route", "method", "status"], registry=r
+        )
+        self._latency = Histogram(
+            "ragline_request_seconds", "Request latency", ["route"], buckets=_BUCKETS_S, registry=r
+        )
+        self._tokens = Counter(
+            "ragline_tokens",
+            "Model tokens by direction (in, out)",
+            ["model", "direction"],
+            registry=r,
+        )
+        self._cost = Counter("ragline_cost_usd", "Priced cost in USD", ["model"], registry=r)
+        self._cache_hits = Counter("ragline_cache_hits", "Cache hits", ["kind"], registry=r)
+        self._breaker = Gauge(
+            "ragline_breaker_state", "0 closed, 1 half_open, 2 open", ["deployment"], registry=r
+        )
+        self._ready = Gauge("ragline_ready", "1 when ready to serve", registry=r)
+
+    def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
+        self._requests.labels(route=route, method=method, status=str(status)).inc()
+        self._latency.labels(route=route).observe(seconds)
+
+    def record(self, event: CostEvent) -> None:
+        """CostSink: a cache hit counts as a hit (the tokens were not processed again)."""
+        if event.cache:
+            self._cache_hits.labels(kind=event.cache).inc()
+            return
+        if event.kind in _TOKEN_KINDS:
+            self._tokens.labels(model=event.model, direction="in").inc(event.tokens_in)
+            self._tokens.labels(model=event.model, direction="out").inc(event.tokens_out)
+        if event.usd:
+            self._cost.labels(model=event.model).inc(float(event.usd))
+
+    def observe_services(self, breakers: Mapping[str, str], ready: bool) -> None:
+        """Gauges from the services' current state (called on every scrape)."""
+        self._breaker.clear()  # a deployment no longer configured leaves the output
+        for deployment, state in breakers.items():
+            self._breaker.labels(deployment=deployment).set(BREAKER_VALUES.get(state, 2))
+        self._ready.set(1 if ready else 0)
+
+    def render(self) -> tuple[bytes, str]:
+        """The Prometheus text exposition and its content type."""
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST

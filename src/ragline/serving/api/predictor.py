@@ -1,0 +1,122 @@
+"""Models from mltrack's registry, loaded once and kept current, for POST /v1/predict.
+
+    predictor = Predictor(settings.ml, settings.data_dir)
+    result = predictor.predict("adult-income", [{"age": 39, "workclass": "Private", ...}])
+    result.version, result.scores, result.labels
+
+Each model name serves its production version. The production alias is looked up again at
+most every `refresh_s` seconds, so a promotion or a rollback takes effect without a restart;
+a version is downloaded and loaded (no pickle: LightGBM text, XGBoost JSON, skops) once.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ragline.mltrack.config import MltrackConfig
+from ragline.mltrack.errors import MltrackError
+
+if TYPE_CHECKING:
+    from ragline.mltrack.tabular.data import Label
+    from ragline.mltrack.tabular.features import FeaturePipeline
+    from ragline.mltrack.tabular.models import TabularModel
+    from ragline.mltrack.tracking.registry import ModelRegistry
+
+
+class ModelNotServed(MltrackError):
+    """No such registered model, or it has no production version."""
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """One request's predictions, in row order."""
+
+    model: str
+    version: int
+    task: str
+    scores: list[float]
+    labels: list[Label] | None
+
+
+@dataclass(slots=True)
+class _Loaded:
+    version: int
+    model: TabularModel
+    pipeline: FeaturePipeline | None
+    checked: float
+
+
+class Predictor:
+    """Thread-safe: requests for one model share its loaded version."""
+
+    def __init__(self, ml: MltrackConfig, data_dir: Path, refresh_s: float = 5.0) -> None:
+        self._ml, self._data_dir = ml, data_dir
+        self.refresh_s = refresh_s  # seconds between looks at the production alias
+        self._loaded: dict[str, _Loaded] = {}
+        self._lock = threading.Lock()
+        self._registry: ModelRegistry | None = None  # opened on the first request, kept
+
+    def close(self) -> None:
+        """Release the registry's connections."""
+        with self._lock:
+            if self._registry is not None:
+                self._registry.close()
+                self._registry = None
+
+    def predict(self, name: str, rows: Sequence[Mapping[str, object]]) -> Prediction:
+        """Scores (and labels) for `rows`; ModelNotServed, or DataError for missing columns."""
+        import numpy as np
+        import pandas as pd
+
+        from ragline.mltrack.tabular.models import score_frame
+
+        loaded = self._current(name)
+        model, pipeline = loaded.model, loaded.pipeline
+        frame = pd.DataFrame(list(rows))
+        meta = model.meta
+        scores = np.asarray(score_frame(model, pipeline, frame), dtype=np.float64)
+        labels = None
+        if meta.task == "classification" and meta.classes:
+            negative, positive = meta.classes[0], meta.classes[-1]
+            labels = [positive if s >= 0.5 else negative for s in scores]
+        return Prediction(name, loaded.version, meta.task, scores.tolist(), labels)
+
+    def _current(self, name: str) -> _Loaded:
+        with self._lock:
+            known = self._loaded.get(name)
+            if known is not None and time.monotonic() - known.checked < self.refresh_s:
+                return known
+            loaded = self._load(name, known)
+            self._loaded[name] = loaded
+            return loaded
+
+    def _load(self, name: str, known: _Loaded | None) -> _Loaded:
+        from ragline.mltrack.tabular.artifacts import load_model, load_pipeline
+        from ragline.mltrack.tracking.registry import ModelRegistry
+
+        if self._registry is None:
+            self._registry = ModelRegistry(self._ml, self._data_dir)
+        registry = self._registry
+        try:
+            info = registry.current(name, "production")
+            if info is None:
+                raise ModelNotServed(
+                    f"model {name!r} has no production version; train it and "
+                    f"`ragline ml promote {name} VERSION --to production`"
+                )
+            if known is not None and known.version == info.version:
+                known.checked = time.monotonic()
+                return known
+            model, pipeline = registry.load_version(
+                name, info.version, lambda folder: (load_model(folder), load_pipeline(folder))
+            )
+        except ModelNotServed:
+            raise
+        except MltrackError as exc:
+            raise ModelNotServed(f"model {name!r} cannot be served: {exc}") from exc
+        return _Loaded(info.version, model, pipeline, time.monotonic())

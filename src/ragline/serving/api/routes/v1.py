@@ -1,0 +1,25 @@
+"""The /v1 API: one router that `ragline.serving.api.app.create_app` mounts behind auth and limits.
+
+    app.include_router(v1.router, dependencies=[...])
+
+    POST /v1/chat/completions   OpenAI-compatible chat, streaming          routes.chat
+    GET  /v1/models             the model names a chat request may use     routes.chat
+    POST /v1/query              grounded answer with citations and cost    routes.rag
+    POST /v1/search             ranked chunks                              routes.rag
+    POST /v1/ingest             start an ingest job (202)                  routes.ingest
+    GET  /v1/ingest/{job_id}    a job's status and counts                  routes.ingest
+    POST /v1/predict/{model}    the registry's production classical model  routes.predict
+
+Routes are plain `def` functions: FastAPI runs them in its threadpool, so model calls and
+retrieval never block the event loop. They read `Services` through `ServicesDep`.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from ragline.serving.api.routes import chat, ingest, predict, rag
+
+router = APIRouter(prefix="/v1")
+for _part in (chat, rag, ingest, predict):
+    router.include_router(_part.router)

@@ -1,0 +1,127 @@
+"""`ragline ingest`, `ragline collections`, `ragline delete`: documents into and out of
+collections.
+
+    ragline ingest docs/ README.md --collection docs      # unchanged files skipped
+    ragline collections                                   # points and files per collection
+    ragline delete --source guide.md --collection docs    # or --all to drop the collection
+
+Ingest runs `ragline.serving.services.ingest.ingest_paths` under one cost scope (embedding
+tokens and points written are in the ledger under the printed request id). Exit codes: 0 done;
+1 some files were skipped (listed with the reason) or nothing matched; 2 bad usage or settings.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ragline.serving.cli.common import cost_line, err, fail, out, settings_from
+
+CollectionOption = Annotated[
+    str | None, typer.Option("--collection", help="collection name (default: store.collection)")
+]
+
+
+def ingest_command(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(help="files or folders to ingest")],
+    collection: CollectionOption = None,
+    strategy: Annotated[
+        str | None, typer.Option(help="chunking: fixed_size | recursive | semantic")
+    ] = None,
+    workers: Annotated[int | None, typer.Option(help="processes that load and chunk files")] = None,
+) -> None:
+    """Load, chunk, embed and store files; unchanged files are skipped, changed ones replaced."""
+    from ragline.core.costs import cost_scope
+    from ragline.rag.errors import RagError
+    from ragline.serving.services.ingest import ingest_paths
+    from ragline.serving.services.progress import IngestProgress, print_report
+    from ragline.serving.wiring import Accounting, build_store
+
+    overrides: dict[str, object] = {}
+    if strategy:
+        overrides["chunking"] = {"strategy": strategy}
+    if workers:
+        overrides["ingest"] = {"workers": workers}
+    settings = settings_from(ctx, **overrides)
+    with Accounting(settings) as costs, cost_scope(f"ingest-{_short_id()}") as scope:
+        store = build_store(settings, collection, costs)
+        try:
+            with IngestProgress(err) as progress:
+                report = ingest_paths(settings, costs, store, paths, progress)
+        except RagError as exc:
+            raise fail(f"ingest failed: {exc}") from None
+        finally:
+            store.close()
+    print_report(out, report, store.collection, settings.store.backend)
+    out.print(f"  cost    {cost_line(scope)}", markup=False, highlight=False)
+    raise typer.Exit(1 if report.failed else 0)
+
+
+def collections_command(ctx: typer.Context) -> None:
+    """List collections with their point and file counts."""
+    from ragline.serving.wiring import build_manifest, build_store
+
+    settings = settings_from(ctx)
+    names = build_store(settings).list_collections()
+    if not names:
+        out.print("no collections yet; run: ragline ingest PATH")
+        return
+    out.print(f"{'collection':<24} {'points':>10} {'files':>8}")
+    for name in names:
+        store = build_store(settings, name)
+        points = store.count()
+        store.close()
+        manifest = build_manifest(settings, name)
+        files = len(manifest.entries())
+        manifest.close()
+        out.print(f"{name:<24} {points:>10} {files:>8}")
+
+
+def delete_command(
+    ctx: typer.Context,
+    source: Annotated[
+        str | None, typer.Option(help="source_document name or file path to remove")
+    ] = None,
+    collection: CollectionOption = None,
+    drop: Annotated[bool, typer.Option("--all", help="drop the whole collection")] = False,
+) -> None:
+    """Remove one source's chunks (or, with --all, the whole collection)."""
+    from ragline.rag.ingest.pipeline import reconcile
+    from ragline.rag.store.filters import source_filter
+    from ragline.serving.wiring import build_manifest, build_store
+
+    if (source is None) == (not drop):
+        raise fail("give exactly one of --source S or --all")
+    settings = settings_from(ctx)
+    store = build_store(settings, collection)
+    if not store.exists():
+        err.print(f"collection {store.collection!r} does not exist; see: ragline collections")
+        raise typer.Exit(1)
+    manifest = build_manifest(settings, store.collection)
+    try:
+        if drop:
+            points = store.count()
+            store.drop()
+            manifest.forget()
+            out.print(f"dropped collection {store.collection} ({points} points)")
+            return
+        assert source is not None
+        as_path = str(Path(source).resolve()) if Path(source).exists() else source
+        removed = store.delete(source_filter(source)) + (
+            store.delete(source_filter(as_path)) if as_path != source else 0
+        )
+        reconcile(manifest, store)
+    finally:
+        manifest.close()
+        store.close()
+    out.print(f"removed {removed} chunks of {source} from {store.collection}")
+    raise typer.Exit(0 if removed else 1)
+
+
+def _short_id() -> str:
+    import uuid
+
+    return uuid.uuid4().hex[:16]

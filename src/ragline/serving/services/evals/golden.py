@@ -1,0 +1,308 @@
+"""Golden QA suites: ask every question through the real pipeline, then score the answers.
+
+    answered = answer_golden(settings, suite, golden, console)    # retrieval + answer per item
+    scored = score_golden(settings, suite, golden, answered, console)
+    scored.per_query["token_f1"], scored.costs["judge_usd"], scored.notes
+
+Each item runs as `ragline ask` would: a hybrid (or configured) search with dense-cosine relevance,
+then `ragline.rag.answer.answer` through the suite's router. Retrieval metrics compare the documents
+retrieved with the item's gold sources (items without sources, e.g. ones that should abstain, are
+unmeasured there); generation metrics use the answer, its verified citations and the context blocks
+it was given; judged metrics go through a `RouterJudge` (our prompts) or ragas with the router as
+its LangChain model. An answer the model failed to give leaves that item unmeasured on every answer
+metric, with the reason in the notes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ragline.core.index import Hit
+from ragline.evals.datasets import GoldenItem, GoldenSet
+from ragline.evals.judges.judge import (
+    METRICS,
+    JudgeConfig,
+    JudgeItem,
+    JudgeRun,
+    MetricName,
+    judge_all,
+)
+from ragline.evals.metrics.generation import GenerationItem, score_generation
+from ragline.evals.metrics.retrieval import evaluate_run, first_occurrences
+from ragline.evals.suite import GENERATION_METRICS, JudgeSpec, SuiteConfig, known_metrics
+from ragline.llm_router.errors import ProviderError
+from ragline.llm_router.router import Router
+from ragline.rag.answer import answer, context_block, select_context
+from ragline.serving.settings import Settings
+from ragline.serving.wiring import Accounting
+
+Values = list[float | None]
+
+
+@dataclass(frozen=True, slots=True)
+class AnsweredItem:
+    """What the system did with one golden item (`error`: the model gave no answer)."""
+
+    documents: tuple[str, ...]  # retrieved documents, best first
+    top_score: float | None  # the best hit's dense cosine (abstention's relevance score)
+    generation: GenerationItem
+    cost_usd: float = 0.0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredGolden:
+    """Per-item values of every metric the suite asked for (aligned with the golden items)."""
+
+    per_query: dict[str, Values]
+    costs: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def _bar(console: Console, label: str) -> Progress:
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    return Progress(*columns, console=console, transient=True)
+
+
+def answer_golden(
+    settings: Settings, costs: Accounting, suite: SuiteConfig, golden: GoldenSet, console: Console
+) -> list[AnsweredItem]:
+    """Retrieve and answer every item, in order, with a progress bar."""
+    from ragline.rag.search import relevance_scored
+    from ragline.serving.wiring import build_chat_router, build_retriever, build_store
+
+    store = build_store(settings, suite.collection_name, costs)
+    retriever = build_retriever(settings, settings.retrieval, store, costs)
+    router = build_chat_router(settings, costs)
+    out: list[AnsweredItem] = []
+    try:
+        with _bar(console, "answers") as bar:
+            task = bar.add_task("answers", total=len(golden.items))
+            for item in golden.items:
+                hits = relevance_scored(retriever, item.question, k=suite.depth)
+                out.append(_answer_one(item, hits, router, settings))
+                bar.advance(task)
+    finally:
+        router.close()
+        retriever.store.close()
+    return out
+
+
+def _answer_one(
+    item: GoldenItem, ranked: Sequence[Hit], router: Router, settings: Settings
+) -> AnsweredItem:
+    names = (str(h.payload.get("source_document", h.id)) for h in ranked)
+    documents = tuple(first_occurrences(names))
+    top = max((h.score for h in ranked), default=None)
+    shown = select_context(ranked, settings.answer)
+    contexts = tuple(context_block(i, hit).text for i, hit in enumerate(shown, start=1))
+    base = GenerationItem(
+        question=item.question,
+        answer="",
+        gold_answers=item.answers,
+        gold_sources=item.sources,
+        contexts=contexts,
+        should_abstain=item.should_abstain,
+    )
+    try:
+        result = answer(item.question, ranked, router, settings.answer)
+    except ProviderError as exc:
+        return AnsweredItem(documents, top, base, error=f"{type(exc).__name__}: {exc}")
+    cited = tuple(dict.fromkeys(c.document for c in result.citations if not c.inferred))
+    generation = GenerationItem(
+        question=item.question,
+        answer=result.text,
+        gold_answers=item.answers,
+        cited=cited,
+        gold_sources=item.sources,
+        contexts=contexts,
+        abstained=result.abstained,
+        should_abstain=item.should_abstain,
+    )
+    usage = result.usage
+    return AnsweredItem(
+        documents, top, generation, result.cost_usd, usage.tokens_in, usage.tokens_out
+    )
+
+
+def score_golden(
+    settings: Settings,
+    costs: Accounting,
+    suite: SuiteConfig,
+    golden: GoldenSet,
+    answered: Sequence[AnsweredItem],
+    console: Console,
+) -> ScoredGolden:
+    """Every metric of the suite per item; costs of answering and judging; notes."""
+    scored = ScoredGolden(per_query=_retrieval(suite, golden, answered))
+    wanted = [m for m in suite.metrics if m in GENERATION_METRICS]
+    if wanted:
+        embedder = None
+        if "embedding_similarity" in wanted:
+            from ragline.serving.wiring import build_embedder
+
+            embedder = build_embedder(settings, costs)
+        values = score_generation([a.generation for a in answered], embedder)
+        for metric in wanted:
+            scored.per_query[metric] = _blank_failed(values[metric], answered)
+    failed = sum(a.error is not None for a in answered)
+    if failed:
+        first = next(a.error for a in answered if a.error is not None)
+        scored.notes.append(
+            f"the model gave no answer for {failed} of {len(answered)} items; their answer "
+            f"metrics are unmeasured (first error: {first})"
+        )
+    synthetic = sum(item.synthetic for item in golden.items)
+    if synthetic:
+        scored.notes.append(f"{synthetic} of {len(golden.items)} items are synthetic")
+    scored.costs.update(
+        answer_usd=sum(a.cost_usd for a in answered),
+        answer_tokens_in=sum(a.tokens_in for a in answered),
+        answer_tokens_out=sum(a.tokens_out for a in answered),
+    )
+    if suite.judge is not None and suite.judged_metrics:
+        _judge(settings, costs, suite.judge, suite.judged_metrics, answered, scored, console)
+    return scored
+
+
+def _retrieval(
+    suite: SuiteConfig, golden: GoldenSet, answered: Sequence[AnsweredItem]
+) -> dict[str, Values]:
+    """Retrieval metrics against each item's gold sources; None for items without any."""
+    qrels = {item.id: dict.fromkeys(item.sources, 1) for item in golden.items if item.sources}
+    run = {item.id: a.documents for item, a in zip(golden.items, answered, strict=True)}
+    retrieval = known_metrics(suite.ks)
+    wanted = [m for m in suite.metrics if m in retrieval]
+    if not wanted:
+        return {}
+    if not qrels:
+        return {m: [None] * len(golden.items) for m in wanted}
+    report = evaluate_run(run, qrels, ks=suite.ks)
+    position = {qid: i for i, qid in enumerate(report.query_ids)}
+    out: dict[str, Values] = {}
+    for metric in wanted:
+        values = report.per_query(metric)
+        out[metric] = [
+            values[position[item.id]] if item.id in position else None for item in golden.items
+        ]
+    return out
+
+
+def _blank_failed(values: Sequence[float | None], answered: Sequence[AnsweredItem]) -> Values:
+    return [None if a.error is not None else v for v, a in zip(values, answered, strict=True)]
+
+
+def _judge(
+    settings: Settings,
+    costs: Accounting,
+    spec: JudgeSpec,
+    metrics: Sequence[str],
+    answered: Sequence[AnsweredItem],
+    scored: ScoredGolden,
+    console: Console,
+) -> None:
+    """Judge the metrics through the router; fill per-item values, costs and failure notes."""
+    from ragline.serving.wiring import build_chat_router
+
+    router = build_chat_router(settings, costs, spec.model or settings.llm.provider)
+    runner = _runner(settings, costs, spec, router)
+    try:
+        for metric in metrics:
+            idx = [i for i, a in enumerate(answered) if _judgeable(metric, a)]
+            items = [_judge_item(answered[i]) for i in idx]
+            run = _with_progress(console, metric, len(items), partial(runner, items, metric))
+            values: Values = [None] * len(answered)
+            for i, judged in zip(idx, run.results, strict=True):
+                values[i] = judged.value
+            scored.per_query[metric] = values
+            _account(run, len(answered) - len(idx), spec, scored)
+    finally:
+        router.close()
+
+
+Tick = Callable[[int, int], None]
+Runner = Callable[[Sequence[JudgeItem], str, Tick], JudgeRun]
+
+
+def _with_progress(
+    console: Console, label: str, total: int, call: Callable[[Tick], JudgeRun]
+) -> JudgeRun:
+    with _bar(console, label) as bar:
+        task = bar.add_task(label, total=total)
+        return call(lambda done, _total: bar.update(task, completed=done))
+
+
+def _runner(settings: Settings, costs: Accounting, spec: JudgeSpec, router: Router) -> Runner:
+    """Our judge prompts through `RouterJudge`, or ragas with the router as its chat model."""
+    if spec.via == "ragas":
+        from ragline.evals.judges.ragas import ragas_judge_all
+        from ragline.serving.services.evals.ragas import ragas_judge_name, ragas_llm
+        from ragline.serving.wiring import build_embedder
+
+        llm = ragas_llm(router, max_tokens=spec.max_tokens)
+        embedder = build_embedder(settings, costs)
+        name = ragas_judge_name(router)
+
+        def by_ragas(
+            items: Sequence[JudgeItem], metric: str, tick: Callable[[int, int], None]
+        ) -> JudgeRun:
+            return ragas_judge_all(
+                items, _metric(metric), llm, embedder, judge_model=name, on_progress=tick
+            )
+
+        return by_ragas
+    from ragline.serving.services.evals.judges import RouterJudge
+
+    judge = RouterJudge(router)
+    config = JudgeConfig(
+        retry_unparseable=spec.retry_unparseable, max_tokens=spec.max_tokens, workers=spec.workers
+    )
+
+    def ours(items: Sequence[JudgeItem], metric: str, tick: Tick) -> JudgeRun:
+        return judge_all(items, _metric(metric), judge, config=config, on_progress=tick)
+
+    return ours
+
+
+def _metric(name: str) -> MetricName:
+    for metric in METRICS:
+        if metric == name:
+            return metric
+    raise ValueError(f"{name!r} is not a judged metric; choose one of {', '.join(METRICS)}")
+
+
+def _judgeable(metric: str, answered: AnsweredItem) -> bool:
+    """Answer metrics need an answer; an abstention makes no claim to check."""
+    if answered.error is not None:
+        return False
+    if metric in ("faithfulness", "answer_relevancy"):
+        return not answered.generation.abstained
+    return True
+
+
+def _judge_item(answered: AnsweredItem) -> JudgeItem:
+    g = answered.generation
+    return JudgeItem(g.question, g.answer, g.contexts, g.gold_answers)
+
+
+def _account(run: JudgeRun, skipped: int, spec: JudgeSpec, scored: ScoredGolden) -> None:
+    costs = scored.costs
+    costs["judge_usd"] = costs.get("judge_usd", 0.0) + run.cost_usd
+    costs["judge_tokens_in"] = costs.get("judge_tokens_in", 0) + run.tokens_in
+    costs["judge_tokens_out"] = costs.get("judge_tokens_out", 0) + run.tokens_out
+    costs["judge_items_cached"] = costs.get("judge_items_cached", 0) + run.cached
+    failures = ", ".join(f"{n} {kind}" for kind, n in run.failures.items() if n)
+    unmeasured = run.aggregate.unmeasured + skipped
+    if unmeasured:
+        why = failures + (", " if failures and skipped else "")
+        why += f"{skipped} not asked (abstained or no answer)" if skipped else ""
+        scored.notes.append(
+            f"{run.metric}: {unmeasured} unmeasured ({why}); judge {run.judge_model} via {spec.via}"
+        )

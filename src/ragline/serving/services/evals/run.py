@@ -1,0 +1,260 @@
+"""Run an evaluation suite (what `ragline eval SUITE.yaml` calls): ingest its corpus, run its
+queries, score, gate, report.
+
+    run = run_eval(Path("configs/evals/manpages.yaml"), settings, console)
+    run.report.passed, run.out_dir
+
+A BEIR corpus goes to ``<data_dir>/eval/<suite>/corpus/`` as one JSONL file, a golden suite's
+``corpus`` is ingested as it is; either goes through the real Ingestor into the suite's collection
+(a rerun finds it unchanged in the manifest and skips it); ragline.serving.services.evals.measure
+runs the queries, ragline.serving.services.evals.golden answers and judges QA items. The run folder
+gets report.md, report.json and PNG plots; every run is listed in
+``<data_dir>/eval_runs/runs.jsonl`` and recorded as an mltrack experiment
+(ragline.serving.services.evals.track). The whole run is one cost scope (`eval-<run id>`):
+ingest, queries, answers and judges are in the ledger under it. `EvalUsageError` says what the
+user must fix (suite, dataset, settings, baseline).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from rich.console import Console
+
+from ragline.core.costs import cost_scope
+from ragline.evals.datasets import BeirSet, DatasetError, GoldenSet, load_beir, load_golden_jsonl
+from ragline.evals.report import (
+    ReportError,
+    RunReport,
+    SliceResult,
+    compare_to_baseline,
+    from_json,
+    to_json,
+    to_markdown,
+)
+from ragline.evals.stats import slice_by, with_ci
+from ragline.evals.suite import SuiteConfig, SuiteError, evaluate_gates, load_suite
+from ragline.serving.services.evals.measure import (
+    EvalUsageError,
+    Measured,
+    ingest_corpus,
+    measure_beir,
+    measure_golden,
+    write_corpus,
+)
+from ragline.serving.services.evals.plots import write_plots
+from ragline.serving.settings import Settings, deep_merge
+from ragline.serving.wiring import Accounting
+
+
+@dataclass(frozen=True, slots=True)
+class EvalRun:
+    """What `run_eval` produced: the report and the folder it was written to."""
+
+    report: RunReport
+    out_dir: Path
+    experiment: str | None = None  # the mltrack experiment id, when tracked
+    tracking_error: str | None = None
+
+
+def suite_settings(base: Settings, suite: SuiteConfig) -> Settings:
+    """`base` with the suite's ``system`` overrides layered over it, validated as a whole."""
+    merged = deep_merge(base.model_dump(), suite.system)
+    try:
+        return Settings.model_validate(merged)
+    except ValidationError as exc:
+        paths = "; ".join(
+            f"system.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise EvalUsageError(f"suite {suite.name!r} overrides bad settings: {paths}") from None
+
+
+def run_eval(
+    suite_file: Path,
+    base: Settings,
+    console: Console,
+    baseline_dir: Path | None = None,
+    out_dir: Path | None = None,
+    track: bool = True,
+) -> EvalRun:
+    """Run one suite end to end, write its reports and plots, and record it (runs.jsonl and,
+    with `track`, an mltrack experiment); raises EvalUsageError."""
+    try:
+        suite = load_suite(suite_file)
+        data = _load(suite)
+    except (SuiteError, DatasetError) as exc:
+        raise EvalUsageError(str(exc)) from None
+    baseline = _read_baseline(baseline_dir) if baseline_dir is not None else None
+    settings = suite_settings(base, suite)
+    started = datetime.now(UTC)
+    run_id = f"{suite.name}-{started.strftime('%Y%m%dT%H%M%S%fZ')}"
+    timings: dict[str, float] = {}
+
+    with Accounting(settings) as costs, cost_scope(f"eval-{run_id}"):
+        clock = time.perf_counter()
+        if isinstance(data, BeirSet):
+            folder = write_corpus(data, settings.data_dir / "eval" / suite.name / "corpus").parent
+        else:
+            folder = _corpus_folder(suite)
+        chunks = ingest_corpus(settings, costs, suite, folder, console)
+        timings["ingest"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        if isinstance(data, BeirSet):
+            measured = measure_beir(settings, costs, suite, data, console)
+        else:
+            measured = measure_golden(settings, costs, suite, data, console)
+        timings["queries"] = time.perf_counter() - clock
+    measured.dataset["chunks"] = chunks
+    clock = time.perf_counter()
+    report = _report(suite, measured, settings, run_id, started, baseline)
+    timings["metrics"] = time.perf_counter() - clock
+
+    folder = out_dir or settings.data_dir / "eval_runs" / run_id
+    folder.mkdir(parents=True, exist_ok=True)
+    clock = time.perf_counter()
+    plots = write_plots(suite, measured, report, folder) if suite.plots else ()
+    timings["plots"] = time.perf_counter() - clock
+    report = replace(report, plots=plots, timings={k: round(v, 3) for k, v in timings.items()})
+    (folder / "report.json").write_text(to_json(report), encoding="utf-8")
+    (folder / "report.md").write_text(to_markdown(report), encoding="utf-8")
+    experiment, problem = _track(settings, suite, report, folder) if track else (None, None)
+    record_run(settings.data_dir / "eval_runs", report, folder, experiment)
+    return EvalRun(report, folder, experiment, problem)
+
+
+def _track(
+    settings: Settings, suite: SuiteConfig, report: RunReport, folder: Path
+) -> tuple[str | None, str | None]:
+    """The experiment id, or why tracking failed (the run's reports stand either way)."""
+    from ragline.mltrack.errors import MltrackError
+    from ragline.serving.services.evals.track import track_eval_run
+
+    try:
+        return track_eval_run(settings, suite, report, folder), None
+    except MltrackError as exc:
+        return None, str(exc)
+
+
+def _load(suite: SuiteConfig) -> BeirSet | GoldenSet:
+    if suite.dataset.kind == "golden":
+        return load_golden_jsonl(suite.dataset.path)
+    return load_beir(suite.dataset.path, suite.dataset.split)
+
+
+def _corpus_folder(suite: SuiteConfig) -> Path:
+    corpus = suite.dataset.corpus
+    if corpus is None or not corpus.exists():
+        raise EvalUsageError(f"dataset.corpus {corpus} does not exist; point it at the documents")
+    return corpus
+
+
+def record_run(runs: Path, report: RunReport, folder: Path, experiment: str | None = None) -> None:
+    """Append one line to ``runs.jsonl``: the run, where it is, its experiment id, pass/fail
+    and headline values (a plain file beside MLflow, for scripts and CI logs)."""
+    runs.mkdir(parents=True, exist_ok=True)
+    line = {
+        "run_id": report.run_id,
+        "suite": report.suite,
+        "timestamp": report.timestamp,
+        "folder": str(folder),
+        "experiment": experiment,
+        "passed": report.passed,
+        "metrics": {a.name: a.value for a in report.aggregates},
+        "costs": dict(report.costs),
+    }
+    with (runs / "runs.jsonl").open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(line, allow_nan=False) + "\n")
+
+
+def _read_baseline(folder: Path) -> RunReport:
+    path = folder / "report.json" if folder.is_dir() else folder
+    try:
+        return from_json(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise EvalUsageError(f"--baseline {folder}: cannot read {path} ({exc.strerror})") from None
+    except ReportError as exc:
+        raise EvalUsageError(f"--baseline {path}: {exc}") from None
+
+
+def _report(
+    suite: SuiteConfig,
+    measured: Measured,
+    settings: Settings,
+    run_id: str,
+    started: datetime,
+    baseline: RunReport | None,
+) -> RunReport:
+    boot = suite.bootstrap
+    per_query = {m: tuple(measured.per_query[m]) for m in suite.metrics}
+    aggregates = tuple(
+        with_ci(m, per_query[m], resamples=boot.resamples, seed=boot.seed) for m in suite.metrics
+    )
+    by_name = {a.name: a for a in aggregates}
+    comparisons = (
+        compare_to_baseline(
+            measured.query_ids, per_query, baseline, resamples=boot.resamples, seed=boot.seed
+        )
+        if baseline is not None
+        else ()
+    )
+    return RunReport(
+        suite=suite.name,
+        run_id=run_id,
+        timestamp=started.isoformat().replace("+00:00", "Z"),
+        settings=settings_summary(settings, suite.collection_name),
+        dataset=measured.dataset,
+        aggregates=aggregates,
+        query_ids=measured.query_ids,
+        per_query=per_query,
+        gates=tuple(evaluate_gates(by_name, suite.gates)),
+        slices=_slices(suite, measured.metadata, per_query),
+        baseline_run=baseline.run_id if baseline is not None else None,
+        comparisons=comparisons,
+        costs={k: round(v, 9) for k, v in measured.costs.items()},
+        notes=tuple(measured.notes),
+        anchors=suite.anchors,
+    )
+
+
+def _slices(
+    suite: SuiteConfig,
+    metadata: Sequence[Mapping[str, object]],
+    per_query: Mapping[str, Sequence[float | None]],
+) -> tuple[SliceResult, ...]:
+    boot = suite.bootstrap
+    out = []
+    for name in suite.slice_by:
+        for metric in suite.metrics:
+            groups = slice_by(
+                per_query[metric],
+                metadata,
+                name,
+                name=metric,
+                ci=True,
+                resamples=boot.resamples,
+                seed=boot.seed,
+            )
+            out += [SliceResult(metric, name, group, agg) for group, agg in groups.items()]
+    return tuple(out)
+
+
+def settings_summary(settings: Settings, collection: str) -> dict[str, str]:
+    """The settings that decide retrieval quality, flattened for the report."""
+    r, e, c = settings.retrieval, settings.embedding, settings.chunking
+    summary: dict[str, Any] = {
+        "collection": collection,
+        "store.backend": settings.store.backend,
+        "embedding.model": e.model,
+        "chunking": f"{c.strategy} {c.chunk_size}/{c.chunk_overlap}",
+        "retrieval.mode": r.mode,
+        "retrieval.fusion": r.fusion,
+        "retrieval.prefetch_k": r.prefetch_k,
+    }
+    return {k: str(v) for k, v in summary.items()}

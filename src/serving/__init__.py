@@ -1,1 +1,0 @@
-"""ragline's application layer: typed settings, wiring, the `ragline` CLI (and later the API)."""
