@@ -24,7 +24,6 @@ import dataclasses
 import threading
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -59,7 +58,6 @@ from ragline.llm_router.tokens import count_tokens
 
 # Failures that say the deployment is unhealthy; BadRequest / AuthError / BudgetExceeded do not.
 _BREAKER_FAILURES = (Unavailable,)
-_KEEP_COSTS = 4096
 
 
 @dataclass
@@ -105,7 +103,6 @@ class Router:
         self.stats = RouterStats()
         self._models: dict[str, ChatModel] = {}
         self._lock = threading.Lock()
-        self._costs: OrderedDict[str, Decimal] = OrderedDict()  # the last requests' costs
 
     @property
     def name(self) -> str:
@@ -280,11 +277,6 @@ class Router:
         usd = self._charge((completion.model, name), completion.usage, key, request_id, None)
         return dataclasses.replace(completion, cost_usd=float(usd))
 
-    def cost_of(self, request_id: str) -> Decimal:
-        """What the router recorded for `request_id` (0 if unknown): streams carry no cost."""
-        with self._lock:
-            return self._costs.get(request_id, Decimal(0))
-
     def _open(self, deployment: Deployment) -> ChatModel:
         with self._lock:
             model = self._models.get(deployment.model)
@@ -320,16 +312,12 @@ class Router:
         request_id: str,
         cache: str | None,
     ) -> Decimal:
-        """Record one model call (or cache hit, at 0): budgets, the cost sink, the request."""
+        """Record one model call (or cache hit, at 0): budgets and the cost sink (a request's
+        total is its cost scope's, `ragline.core.costs.cost_scope`)."""
         name = names[0]
         usd = Decimal(0) if cache else self._price(usage, *names)
         if usd:
             self.parts.budgets.charge(key, usd)
-        with self._lock:
-            self._costs[request_id] = self._costs.get(request_id, Decimal(0)) + usd
-            self._costs.move_to_end(request_id)
-            if len(self._costs) > _KEEP_COSTS:
-                self._costs.popitem(last=False)
         self.parts.sink.record(llm_event(name, usage, usd, request_id, key=key, cache=cache))
         return usd
 

@@ -188,21 +188,18 @@ class BufferedTable:
 
     def rows(self, query: sa.Select[Any]) -> list[tuple[Any, ...]]:
         """The result rows of `query`, after flushing the buffer."""
-        self.flush()
-        try:
-            self._writer.ensure_table()
-            with self.engine.connect() as conn:
-                return [tuple(row) for row in conn.execute(query)]
-        except sa.exc.SQLAlchemyError as exc:
-            raise self._writer.error("read", exc) from exc
+        return [tuple(row) for row in self._read(query)]
 
     def mappings(self, query: sa.Select[Any]) -> list[dict[str, Any]]:
         """The result rows of `query` as column -> value dicts, after flushing the buffer."""
+        return [dict(row._mapping) for row in self._read(query)]
+
+    def _read(self, query: sa.Select[Any]) -> list[sa.Row[Any]]:
         self.flush()
         try:
             self._writer.ensure_table()
             with self.engine.connect() as conn:
-                return [dict(row) for row in conn.execute(query).mappings()]
+                return list(conn.execute(query))
         except sa.exc.SQLAlchemyError as exc:
             raise self._writer.error("read", exc) from exc
 

@@ -40,16 +40,17 @@ def gather_evidence(
     configs: Sequence[Path],
     project_dir: Path | None = None,
     ledger: LedgerConfig | None = None,
+    now: datetime | None = None,
 ) -> Evidence:
     """Read the evidence: training configs, the tracking store (experiments, registry, audit),
     ``<data_dir>/eval_runs/runs.jsonl``, the cost ledger and monitoring tables. `model` None
     means the most recently registered one. A store that is absent or unreachable becomes a
-    note; a config that cannot be read raises `TrainConfigError`.
+    note; a config that cannot be read raises `TrainConfigError`. `ledger` is the cost ledger's
+    settings (`costs.ledger`; default: SQLite under `data_dir`); `now` (default: the clock) is
+    when "the last 7 days" and the month's budget end.
 
     Example:
         >>> e = gather_evidence(MltrackConfig(), Path(".ragline"), None, [])  # doctest: +SKIP
-
-    `ledger` is the cost ledger's settings (`costs.ledger`; default: SQLite under `data_dir`).
         >>> score_system(e).total  # doctest: +SKIP
         23
     """
@@ -59,7 +60,7 @@ def gather_evidence(
     e = Evidence(docs_present=_docs_present(project_dir or Path.cwd()))
     e = _from_tracking(e, ml, data_dir, model, loaded)
     e = _from_eval_runs(e, data_dir / "eval_runs" / "runs.jsonl")
-    e = _from_ledger(e, ledger or LedgerConfig(), data_dir, datetime.now(UTC))
+    e = _from_ledger(e, ledger or LedgerConfig(), data_dir, now or datetime.now(UTC))
     return _from_monitoring_tables(e, ml, data_dir)
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import io
 import json
 import os
-import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -27,6 +27,9 @@ from ragline.mltrack.tabular.jobs import promote_job, train_job
 from ragline.serving.cli.ml.score import run_score, score_app
 from ragline.serving.settings import Settings, load_settings
 from tests.mltrack.adult_config import adult_config
+
+NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)  # the score's clock: the test holds on any date
+RECORDED = (NOW - timedelta(hours=1)).timestamp()  # prediction costs recorded an hour before
 
 pytestmark = [
     pytest.mark.integration,
@@ -76,7 +79,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Setup:
     with Ledger(costs.ledger, data_dir) as ledger:
         for i in range(2):
             event = CostEvent(
-                "prediction", f"{MODEL}:1", 0, 0, 0, 500, Decimal("0.001"), f"r{i}", time.time()
+                "prediction", f"{MODEL}:1", 0, 0, 0, 500, Decimal("0.001"), f"r{i}", RECORDED
             )
             ledger.record(event)
     return Setup(data_dir, config, Settings(data_dir=data_dir, ml=ml, costs=costs))
@@ -91,6 +94,7 @@ def score(setup: Setup, *args: str, model: str | None = None) -> tuple[int, str,
         Console(file=err, width=200),
         configs=[setup.config],
         as_json="--json" in args,
+        now=NOW,
     )
     return code, out.getvalue(), err.getvalue()
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -52,8 +53,10 @@ def run_score(
     *,
     configs: Sequence[Path] | None = None,
     as_json: bool = False,
+    now: datetime | None = None,
 ) -> int:
-    """Gather, score and print; returns the exit code (0, or 2 on bad input).
+    """Gather, score and print; returns the exit code (0, or 2 on bad input). `now` (default:
+    the clock) is when the ledger's "last 7 days" end.
 
     Example:
         >>> run_score(load_settings(), None, Console(), Console(stderr=True))  # doctest: +SKIP
@@ -66,7 +69,7 @@ def run_score(
     paths = list(configs) if configs is not None else default_configs()
     try:
         evidence = gather_evidence(
-            settings.ml, settings.data_dir, model, paths, ledger=settings.costs.ledger
+            settings.ml, settings.data_dir, model, paths, ledger=settings.costs.ledger, now=now
         )
     except MltrackError as exc:
         err.print(f"error: {exc}", markup=False)
