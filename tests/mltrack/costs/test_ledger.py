@@ -168,7 +168,8 @@ def test_a_quiet_buffer_is_written_by_the_timer(tmp_path: Path) -> None:
     written = 0
     for _ in range(100):  # up to 5 s on a busy machine; ~0.1 s usually
         threading.Event().wait(0.05)
-        if (tmp_path / "ledger.db").exists():
+        # sqlite creates the file on connect, before the writer's CREATE TABLE runs
+        if (tmp_path / "ledger.db").exists() and sa.inspect(engine).has_table("cost_ledger"):
             with engine.connect() as conn:
                 written = conn.execute(sa.text("select count(*) from cost_ledger")).scalar() or 0
         if written:
