@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
+# The peer retrievers of bench/peer_run.py (LlamaIndex, LangChain): bench-only, their own venv.
+PEERS_VENV := .venv-peers
 
 # Offline by default: model hubs and telemetry are unreachable here.
 export HF_HUB_OFFLINE := 1
@@ -17,7 +19,7 @@ export RAGAS_DO_NOT_TRACK := true
 CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 export CMAKE_ARGS
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup peers run test lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +30,14 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 setup: $(VENV)/.installed
+
+$(PEERS_VENV)/.installed: bench/peers-requirements.txt
+	$(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install -q --upgrade pip
+	$(PEERS_VENV)/bin/python -m pip install -q -r bench/peers-requirements.txt
+	touch $@
+
+peers: $(PEERS_VENV)/.installed
 
 run: setup
 	$(PY) scripts/stdlib_corpus.py .ragline/corpus/stdlib --modules 30

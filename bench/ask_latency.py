@@ -107,7 +107,7 @@ def main() -> int:
             "dense Retriever.search, top prefetch_k": lambda q: retriever.search(
                 q, mode="dense", top_k=config.prefetch_k
             ),
-            "relevance_scored (2 searches, 1 embed)": lambda q: relevance_scored(retriever, q),
+            "relevance_scored (2 leg queries, 1 embed)": lambda q: relevance_scored(retriever, q),
             "same, old code: 2 embeds (bench-only)": lambda q: two_embed_relevance(retriever, q),
             "answer() with the extractive model": lambda q: answer(
                 q, hits[q], model, settings.answer
@@ -139,7 +139,7 @@ def main() -> int:
     embed = percentiles(parts["bare MiniLM query embedding"])[0]
     saved = (
         percentiles(parts["same, old code: 2 embeds (bench-only)"])[0]
-        - percentiles(parts["relevance_scored (2 searches, 1 embed)"])[0]
+        - percentiles(parts["relevance_scored (2 leg queries, 1 embed)"])[0]
     )
     print(
         f"{len(timed_qs)} questions, {report.chunks_written} chunks, {abstained} abstained; "

@@ -1,17 +1,23 @@
 """Write the benchmarks' labelled sets as BEIR folders, so eval suites can load them.
 
-    .venv/bin/python bench/export_beir.py OUT_DIR [--set docstrings|manpages|both] [--max-docs N]
+    .venv/bin/python bench/export_beir.py OUT_DIR [--set NAME|both|all] [--max-docs N]
 
 `docstrings` is bench/labelled_sets.py (stdlib docstrings, query kinds `summary` and `noname`),
-`manpages` is bench/manpage_set.py (section-1 man pages, kind `manpage`). Each goes to
-OUT_DIR/<set>/ as corpus.jsonl ({"_id", "title": "", "text", "module"}), queries.jsonl
-({"_id", "text", "kind"}) and qrels/test.tsv (grade 1 for the one relevant document), which
+`manpages` is bench/manpage_set.py (section-1 man pages, kind `manpage`), `faq` is
+bench/faq_set.py (FAQ questions -> their answers, kind `faq`) and `long` is
+bench/numpydoc_set.py (numpydoc prose -> parameter docs, kind `long`); `both` is the first
+two, `all` is every set. Each goes to OUT_DIR/<set>/ as corpus.jsonl
+({"_id", "title": "", "text", "module"}), queries.jsonl ({"_id", "text", "kind"}) and
+qrels/test.tsv (grade 1 for the one relevant document), which
 `ragline.evals.datasets.load_beir` reads back.
 
 `--golden N` also writes OUT_DIR/manpages/golden.jsonl, a QA set for
 `configs/evals/manpages-qa.yaml`: N man pages (the smallest SHA-256 of their names) asked as
 "Which command is this: <its NAME summary>?", gold answer the command's name, gold source
 its page; plus the questions in UNANSWERABLE, which no man page answers (should_abstain).
+`--golden-faq N` does the same for `configs/evals/faq-qa.yaml` in OUT_DIR/faq/golden.jsonl:
+N FAQ questions as written (smallest SHA-256 of their doc_id), gold answer the first
+sentence of the answer passage, gold source that passage; plus UNANSWERABLE_FAQ.
 """
 
 from __future__ import annotations
@@ -19,13 +25,22 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+from faq_set import UNANSWERABLE_FAQ, faq_set, first_sentence
 from labelled_sets import Doc, Query, stdlib_docstring_set
 from manpage_set import manpage_set
+from numpydoc_set import numpydoc_set
 
-SETS = ("docstrings", "manpages")
+LOADERS: dict[str, Callable[..., tuple[list[Doc], list[Query]]]] = {
+    "docstrings": stdlib_docstring_set,
+    "manpages": manpage_set,
+    "faq": faq_set,
+    "long": numpydoc_set,
+}
+SETS = tuple(LOADERS)
+GROUPS = {"both": ("docstrings", "manpages"), "all": SETS}
 
 
 def export_beir(docs: Sequence[Doc], queries: Sequence[Query], folder: Path) -> tuple[int, int]:
@@ -73,12 +88,35 @@ def export_golden(queries: Sequence[Query], folder: Path, n: int) -> int:
         }
         for q in picked
     ]
-    records += [
-        {"id": f"none:{i}", "question": text, "should_abstain": True, "tags": ["unanswerable"]}
-        for i, text in enumerate(UNANSWERABLE)
-    ]
+    records += _unanswerable(UNANSWERABLE)
     _write_jsonl(folder / "golden.jsonl", records)
     return len(records)
+
+
+def export_golden_faq(docs: Sequence[Doc], queries: Sequence[Query], folder: Path, n: int) -> int:
+    """Write golden.jsonl: `n` FAQ questions and UNANSWERABLE_FAQ; returns items."""
+    answers = {d.doc_id: d for d in docs}
+    picked = sorted(queries, key=lambda q: hashlib.sha256(q.relevant.encode()).hexdigest())[:n]
+    records: list[dict[str, object]] = [
+        {
+            "id": q.query_id,
+            "question": q.text,
+            "answers": [first_sentence(answers[q.relevant].text)],
+            "sources": [q.relevant],
+            "tags": ["faq", answers[q.relevant].module],
+        }
+        for q in picked
+    ]
+    records += _unanswerable(UNANSWERABLE_FAQ)
+    _write_jsonl(folder / "golden.jsonl", records)
+    return len(records)
+
+
+def _unanswerable(questions: Sequence[str]) -> list[dict[str, object]]:
+    return [
+        {"id": f"none:{i}", "question": text, "should_abstain": True, "tags": ["unanswerable"]}
+        for i, text in enumerate(questions)
+    ]
 
 
 def _write_jsonl(path: Path, records: Iterable[dict[str, object]]) -> None:
@@ -89,21 +127,19 @@ def _write_jsonl(path: Path, records: Iterable[dict[str, object]]) -> None:
 
 def load_set(name: str, max_docs: int | None = None) -> tuple[list[Doc], list[Query]]:
     """The named labelled set, with each module's default cap unless `max_docs` is given."""
-    if name == "docstrings":
-        return (
-            stdlib_docstring_set() if max_docs is None else stdlib_docstring_set(max_docs=max_docs)
-        )
-    return manpage_set() if max_docs is None else manpage_set(max_docs=max_docs)
+    load = LOADERS[name]
+    return load() if max_docs is None else load(max_docs=max_docs)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out_dir", type=Path)
-    parser.add_argument("--set", choices=(*SETS, "both"), default="both")
+    parser.add_argument("--set", choices=(*SETS, *GROUPS), default="both")
     parser.add_argument("--max-docs", type=int, default=None, help="cap per set")
     parser.add_argument("--golden", type=int, default=0, help="man-page QA items to write")
+    parser.add_argument("--golden-faq", type=int, default=0, help="FAQ QA items to write")
     args = parser.parse_args(argv)
-    for name in SETS if args.set == "both" else (args.set,):
+    for name in GROUPS.get(args.set, (args.set,)):
         docs, queries = load_set(name, args.max_docs)
         folder = args.out_dir / name
         n_docs, n_queries = export_beir(docs, queries, folder)
@@ -114,6 +150,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         if name == "manpages" and args.golden:
             items = export_golden(queries, folder, args.golden)
             print(f"{folder / 'golden.jsonl'}: {items} QA items ({len(UNANSWERABLE)} unanswerable)")
+        if name == "faq" and args.golden_faq:
+            items = export_golden_faq(docs, queries, folder, args.golden_faq)
+            n_none = len(UNANSWERABLE_FAQ)
+            print(f"{folder / 'golden.jsonl'}: {items} QA items ({n_none} unanswerable)")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,11 @@ the object get one). Summaries that occur twice (aliases, copies) are dropped wi
 their documents, so no query has an equally good second answer. Everything is sorted and
 the `max_docs` cap keeps the documents with the smallest SHA-256 of their id, so a run on
 the same interpreter gives the same set.
+
+Dev and test: every set (this one, the man pages, the FAQ and numpydoc sets) is split by its
+relevant document, 50/50 and fixed: `split_of(doc_id)` is "dev" when the first byte of the
+SHA-256 of the id is even, else "test". A document and all its queries fall on one side, so
+whatever is tuned on dev (fusion weights, thresholds, prompts) has never seen a test answer.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ import json
 import re
 import warnings
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,13 +117,13 @@ def stdlib_docstring_set(
     unique = {k: v for k, v in pairs.items() if seen[v[0].lower()] == 1}
     texts = Counter(doc.text for _, doc, _ in unique.values())
     unique = {k: v for k, v in unique.items() if texts[v[1].text] == 1}
-    kept = sorted(unique, key=lambda k: hashlib.sha256(k.encode()).hexdigest())[:max_docs]
+    kept = first_by_hash(unique, max_docs)
     docs, queries = [], []
     for doc_id in sorted(kept):
-        summary, doc, name_words = unique[doc_id]
+        summary, doc, words = unique[doc_id]
         docs.append(doc)
         queries.append(Query(f"summary:{doc_id}", "summary", summary, doc_id))
-        stripped = _strip_words(summary, name_words)
+        stripped = strip_words(summary, words)
         if stripped != summary and len(_WORD.findall(stripped)) >= MIN_QUERY_WORDS - 1:
             queries.append(Query(f"noname:{doc_id}", "noname", stripped, doc_id))
     return docs, queries
@@ -132,6 +137,28 @@ def write_jsonl(docs: list[Doc], path: Path) -> Path:
             record = {"_id": doc.doc_id, "text": doc.text, "module": doc.module}
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
     return path
+
+
+def first_by_hash(ids: Iterable[str], n: int) -> list[str]:
+    """The `n` ids with the smallest SHA-256: a cap that keeps the same items on every run."""
+    return sorted(ids, key=lambda i: hashlib.sha256(i.encode()).hexdigest())[:n]
+
+
+def split_of(doc_id: str) -> str:
+    """The split of the queries judged against `doc_id`, "dev" or "test": fixed, 50/50."""
+    return "dev" if hashlib.sha256(doc_id.encode()).digest()[0] % 2 == 0 else "test"
+
+
+def name_words(module: str, name: str, owner: str | None = None) -> set[str]:
+    """Lower-case words of an object's name, its class and its module, with their parts.
+
+    >>> sorted(name_words("urllib.parse", "urlsplit"))
+    ['parse', 'urllib', 'urlsplit']
+    """
+    words = {*module.split("."), name, *([owner] if owner else [])}
+    for part in (name, owner or ""):
+        words |= {w for w in (*part.split("_"), *_CAMEL.findall(part)) if len(w) > 2}
+    return {w.lower() for w in words if w}
 
 
 def _public_objects(module_name: str) -> Iterator[tuple[str, object, str | None]]:
@@ -170,10 +197,7 @@ def _pair(
         return None
     name = doc_id.rsplit(".", 1)[-1]
     text = f"{doc_id}{_signature(obj)}\n\n{rest}"
-    words = {*module.split("."), name, *([owner] if owner else [])}
-    for part in (name, owner or ""):
-        words |= {w for w in (*part.split("_"), *_CAMEL.findall(part)) if len(w) > 2}
-    return first, Doc(doc_id, module, text), {w.lower() for w in words if w}
+    return first, Doc(doc_id, module, text), name_words(module, name, owner)
 
 
 def _split_summary(body: str) -> tuple[str, str]:
@@ -187,13 +211,16 @@ def _split_summary(body: str) -> tuple[str, str]:
 
 
 def _signature(obj: object) -> str:
+    """The signature, defaults without memory addresses (`<function f at 0x...>`), so that
+    every run builds the same text."""
     try:
-        return str(inspect.signature(obj))  # type: ignore[arg-type]
+        text = str(inspect.signature(obj))  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return ""
+    return re.sub(r" at 0x[0-9a-fA-F]+>", ">", text)
 
 
-def _strip_words(text: str, words: set[str]) -> str:
+def strip_words(text: str, words: set[str]) -> str:
     """`text` without the identifiers in `words` (also inside ``quotes`` and dotted names)."""
     kept = []
     for token in text.split():

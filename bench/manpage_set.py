@@ -22,12 +22,11 @@ on the same machine image give the same set.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import re
 from collections import Counter
 from pathlib import Path
 
-from labelled_sets import Doc, Query
+from labelled_sets import Doc, Query, first_by_hash
 
 MAN_DIR = Path("/usr/share/man/man1")
 MAX_WORDS = 300
@@ -61,7 +60,7 @@ def manpage_set(max_docs: int = 600, man_dir: Path = MAN_DIR) -> tuple[list[Doc]
         for name, pair in pages.items()
         if summaries[pair[0].lower()] == 1 and texts[pair[1]] == 1
     }
-    kept = sorted(unique, key=lambda n: hashlib.sha256(n.encode()).hexdigest())[:max_docs]
+    kept = first_by_hash(unique, max_docs)
     docs, queries = [], []
     for name in sorted(kept):
         summary, text = unique[name]

@@ -59,6 +59,7 @@ STORE = hit(
 )
 EVIL = hit("c-evil", 0.52, f"Release notes. {INJECTION} Nothing else changed.", "notes/evil.md")
 HITS = [INSTALL, EVIL, STORE]
+NO_GATE = AnswerConfig(min_relevance=None)
 
 
 class CountingModel:
@@ -131,6 +132,45 @@ def test_abstains_without_calling_the_model(hits: list[Hit]) -> None:
     assert result.citations == () and result.usage == Usage(0, 0)
     assert result.model == "extractive:bm25"
     assert model.requests == []
+
+
+REFUNDS = hit(
+    "c-refunds", 0.5, "Refunds are paid within 14 days of the return being received.", "refunds.md"
+)
+
+
+def test_refunds_example_answers_with_its_citation() -> None:
+    # shares one word ("refunds") with the question: retrieval judged it relevant, and that
+    # is what decides; the extractive answerer quotes it rather than abstaining
+    result = answer("How long do refunds take?", [REFUNDS], ExtractiveModel())
+    assert not result.abstained
+    assert "Refunds are paid within 14 days" in result.text
+    assert result.citations == (
+        Citation("refunds.md", None, None, "c-refunds", 0.5, inferred=False),
+    )
+
+
+def test_an_off_topic_question_abstains_on_relevance_though_words_match() -> None:
+    # scores as measured for general-knowledge questions over a man-page corpus (0.19-0.25):
+    # "wall" matches, so only the relevance gate (default 0.3) can stop it, before any model call
+    model = CountingModel()
+    hits = [
+        hit("c-wall", 0.25, "wall sends a message to everybody logged in on a terminal.", "wall"),
+        hit("c-date", 0.21, "date prints the current year, month and day.", "date"),
+    ]
+    result = answer("What year did the Berlin Wall fall?", hits, model)
+    assert result.abstained and result.text == NOT_ENOUGH_INFO and result.citations == ()
+    assert model.requests == []
+    assert not answer("What year did the Berlin Wall fall?", hits, model, NO_GATE).abstained
+
+
+def test_the_block_that_answers_is_cited_not_the_first() -> None:
+    returns = hit("c-returns", 0.55, "Returns are accepted if the item is unused.", "returns.md")
+    result = answer("How long do refunds take?", [returns, REFUNDS], ExtractiveModel())
+    assert result.text == (
+        "Refunds are paid within 14 days of the return being received. [Source: refunds.md]"
+    )
+    assert [c.chunk_id for c in result.citations] == ["c-refunds"]
 
 
 def test_without_a_threshold_the_model_decides() -> None:

@@ -161,8 +161,52 @@ def test_top_k_and_prefetch_depth(store: VectorStore, embedder: Embedder) -> Non
     config = RetrievalConfig(top_k=3, prefetch_k=2)
     retriever = Retriever(store, embedder, Bm25Encoder(SparseConfig()), config)
     assert len(retriever.search("water")) == 3
-    # top_k above the prefetch depth still fills the page: each leg fetches at least top_k
-    assert len(retriever.search("water", top_k=12)) == 12
+    # top_k above the prefetch depth still fills the page, here with every chunk there is
+    assert len(retriever.search("water", top_k=12, per_document=0)) == 12
+    # one chunk per document by default: all 7 documents, though the first fetch held fewer
+    assert sorted(sources(retriever.search("water", top_k=12))) == sorted(FILES)
+
+
+@pytest.mark.parametrize("mode", ["dense", "sparse", "hybrid"])
+def test_results_are_distinct_documents_unless_asked(retriever: Retriever, mode: str) -> None:
+    """The manual has three chunks (one a page); by default one of them stands for it."""
+    query = "installation configuration troubleshooting of the server"
+    default = sources(retriever.search(query, mode=mode, top_k=5))
+    assert len(default) == len(set(default))
+    assert default.count("manual.pdf") == 1
+    three = sources(retriever.search(query, mode=mode, top_k=5, per_document=3))
+    assert three.count("manual.pdf") == 3
+    assert three[0] == default[0]  # the best chunk still leads
+
+
+@pytest.mark.parametrize("fusion", ["rrf", "dbsf", "convex", "adaptive"])
+def test_every_fusion_finds_lexical_and_paraphrase_queries(
+    store: VectorStore, embedder: Embedder, fusion: str
+) -> None:
+    config = RetrievalConfig(fusion=fusion)  # type: ignore[arg-type]
+    retriever = Retriever(store, embedder, Bm25Encoder(SparseConfig()), config)
+    assert sources(retriever.search("fault QX7731"))[0] == "n1"
+    assert sources(retriever.search("What makes a loaf puff up before it bakes?"))[0] == (
+        "baking.txt"
+    )
+
+
+def test_a_long_query_is_searched_whole_in_windows(store: VectorStore, embedder: Embedder) -> None:
+    """Past the model's 256 word-pieces a truncated query loses its end; in windows it counts:
+    the answer to a question at the end of a long preamble comes first."""
+    spy = SpyEmbedder(embedder)
+    retriever = Retriever(store, spy, Bm25Encoder(SparseConfig()), RetrievalConfig(mode="dense"))
+    filler = "This sentence is about nothing in particular and goes on for a while. " * 30
+    long = filler + "What makes a loaf of bread puff up in the oven before it bakes?"
+    [windows] = retriever.embed_queries([long])
+    assert len(windows) >= 2 and spy.calls[-1] == (len(windows), "query")  # one embed call
+    [truncated] = embedder.embed([long], kind="query")
+    assert float(windows[0] @ truncated) > 0.999  # the first window is what truncation reads
+    assert sources(retriever.search(long, top_k=1)) == ["baking.txt"]
+    config = RetrievalConfig(mode="dense", query_windows=False)
+    plain = Retriever(store, embedder, Bm25Encoder(SparseConfig()), config)
+    assert len(plain.embed_queries([long])[0]) == 1
+    assert len(retriever.embed_queries(["bread crust"])[0]) == 1  # a short query: one vector
 
 
 def test_results_are_reproducible_and_search_many_equals_search(
@@ -213,7 +257,7 @@ def test_each_filter_type_restricts_the_results(retriever: Retriever, case: str)
         hits = retriever.search("information", filter=where, top_k=50, mode=mode)
         assert set(sources(hits)) == expected, mode
     if case == "range":
-        hits = retriever.search("server settings", filter=where, top_k=50)
+        hits = retriever.search("server settings", filter=where, top_k=50, per_document=0)
         assert {h.payload["page_number"] for h in hits} == {2, 3}
 
 

@@ -31,7 +31,7 @@ def test_hybrid_order_with_cosine_scores(tmp_path: Path, embedder: Embedder) -> 
 
     scored = relevance_scored(hybrid, question)
     plain = hybrid.search(question)
-    cosine = {h.id: h.score for h in dense.search(question, top_k=50)}
+    cosine = {h.id: h.score for h in dense.search(question, top_k=50, per_document=0)}
     store.close()
 
     assert [h.id for h in scored] == [h.id for h in plain]
@@ -73,3 +73,21 @@ def test_a_reranker_sees_top_k_candidates_and_keeps_k(tmp_path: Path, embedder: 
         store.close()
     assert result.query_id == "q" and result.text == question
     assert [h.id for h in result.hits] == [h.id for h in reversed(plain)][:2]
+
+
+def test_relevance_scored_reranks_when_given_a_reranker(tmp_path: Path, embedder: Embedder) -> None:
+    """`ask`, /v1/query and QA evals read their hits here: with a reranker, its order and
+    scores are what the abstention threshold sees."""
+    from ragline.rag.store.edge import QdrantEdgeStore
+
+    ingest_once(tmp_path, embedder, write_corpus(tmp_path / "corpus"))
+    store = QdrantEdgeStore(tmp_path / "qdrant", "test")
+    retriever = Retriever(store, embedder, Bm25Encoder(SparseConfig()), RetrievalConfig())
+    question = "What makes a loaf puff up before it bakes?"
+    try:
+        candidates = retriever.search(question)  # top_k (10) candidates, one per document
+        reranked = relevance_scored(retriever, question, k=2, reranker=Reverse())
+    finally:
+        store.close()
+    assert [h.id for h in reranked] == [h.id for h in reversed(candidates)][:2]
+    assert [h.score for h in reranked] == [0.0, 1.0]

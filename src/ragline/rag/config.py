@@ -86,6 +86,9 @@ class SparseConfig(_Strict):
     b: float = Field(0.75, ge=0, le=1)
     avg_len: float = Field(256.0, gt=0)
     language: str = "english"
+    query_term_counts: bool = Field(
+        True, description="a query term said n times weighs BM25's saturated n (not 1)"
+    )
 
 
 class StoreConfig(_Strict):

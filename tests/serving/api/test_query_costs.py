@@ -53,7 +53,7 @@ def test_a_querys_cost_is_the_sum_of_its_ledger_events(
         search_parts = ledger.breakdown(searched.headers["X-Request-ID"])
     assert set(parts) == {"llm", "embedding", "vector_db"}
     assert parts["llm"] == Decimal(0)  # the extractive answerer is free
-    assert parts["vector_db"] == Decimal("0.01")  # 2 store queries at $5 per 1,000
+    assert parts["vector_db"] == Decimal("0.01")  # 2 leg queries (dense, BM25) at $5 per 1,000
     assert parts["embedding"] > 0  # the question's tokens at $1000 per 1M
     total = sum(parts.values())
     body = response.json()
@@ -65,8 +65,8 @@ def test_a_querys_cost_is_the_sum_of_its_ledger_events(
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["total_usd"] == body["cost_usd"]
 
-    assert set(search_parts) == {"embedding", "vector_db"}  # /v1/search: one store query
-    assert search_parts["vector_db"] == Decimal("0.005")
+    assert set(search_parts) == {"embedding", "vector_db"}  # /v1/search: the same two legs
+    assert search_parts["vector_db"] == Decimal("0.01")
     assert float(searched.headers["X-Ragline-Cost-USD"]) == float(sum(search_parts.values()))
 
 

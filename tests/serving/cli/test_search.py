@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer
@@ -34,6 +35,20 @@ def _main(ctx: typer.Context) -> None:
 app.command("search")(search_command)
 
 
+def ingest_into(collection: str, folder: Path) -> Any:
+    """Ingest `folder` into `collection` as `ragline ingest` would (settings from the env)."""
+    settings = load_settings()
+    with Accounting(settings) as costs:
+        store = build_store(settings, collection, costs)
+        try:
+            ingestor = build_ingestor(settings, store, costs=costs)
+            report = ingestor.run([folder])
+            ingestor.manifest.close()
+        finally:
+            store.close()
+    return report
+
+
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[Path]:
     """A data dir with collection `kb` ingested from the small three-topic corpus."""
@@ -43,15 +58,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> It
         patch.setenv("RAGLINE_CHUNKING__CHUNK_SIZE", "48")
         patch.setenv("RAGLINE_CHUNKING__CHUNK_OVERLAP", "8")
         patch.setattr("ragline.serving.wiring.build_embedder", reuse(embedder))
-        settings = load_settings()
-        with Accounting(settings) as costs:
-            store = build_store(settings, "kb", costs)
-            try:
-                ingestor = build_ingestor(settings, store, costs=costs)
-                report = ingestor.run([write_corpus(root / "corpus", 3)])
-                ingestor.manifest.close()
-            finally:
-                store.close()
+        report = ingest_into("kb", write_corpus(root / "corpus", 3))
         assert report.files_ingested == 3
         yield root / ".ragline"
 
@@ -80,13 +87,13 @@ def test_human_output_ranks_chunks_with_sources_snippets_and_timing(
     code, out, _ = run(PARAPHRASE, "--collection", "kb", "--k", "3")
     assert code == 0, out
     lines = out.splitlines()
-    assert lines[0] == f"{PARAPHRASE!r} in kb: hybrid (rrf)"
+    assert lines[0] == f"{PARAPHRASE!r} in kb: hybrid (convex)"
     assert lines[1].startswith("  1. ") and "baking.txt" in lines[1] and "chunk " in lines[1]
     assert "yeast" in lines[2]
     assert sum(line.startswith(f"  {r}. ") for line in lines for r in (1, 2, 3)) == 3
     assert lines[-2].startswith("1 query in ") and lines[-2].endswith(" ms")
-    # the search is metered: its query embedding and vector-DB query are in the ledger
-    assert lines[-1].startswith("request ") and "(2 cost events;" in lines[-1]
+    # the search is metered: its query embedding and two leg queries are in the ledger
+    assert lines[-1].startswith("request ") and "(3 cost events;" in lines[-1]
     with Ledger(LedgerConfig(), data_dir) as ledger:
         parts = ledger.breakdown(lines[-1].split()[1])
     assert set(parts) == {"embedding", "vector_db"}
@@ -106,7 +113,10 @@ def test_json_lines_carry_score_chunk_id_and_payload(run: Invoke) -> None:
     assert scores == sorted(scores, reverse=True)
 
     code, out, _ = run("Kepler planets", "--collection", "kb", "--json", "--k", "5")
-    assert code == 0 and len(json_lines(out)) == 5  # hybrid fills the page from the dense leg
+    assert code == 0 and len(json_lines(out)) == 3  # one chunk of each of the 3 documents
+    args = ("--collection", "kb", "--json", "--k", "5", "--per-document", "0")
+    code, out, _ = run("Kepler planets", *args)
+    assert code == 0 and len(json_lines(out)) == 5  # no cap: hybrid fills the page
 
 
 def test_filters_restrict_the_results(run: Invoke) -> None:
@@ -181,3 +191,44 @@ def test_bad_queries_file_exits_two_naming_the_line(
     assert code == 2 and message in err
     code, _, err = run("--queries", str(tmp_path / "missing.jsonl"), "--collection", "kb")
     assert code == 2 and "cannot read queries file" in err
+
+
+def test_k_results_are_k_distinct_documents(
+    tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """12 documents of several chunks each: `--k 10` gives 10 documents, single or batch;
+    `--per-document 3` lets one document's chunks fill the page."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for n in range(12):
+        body = " ".join(
+            f"Note {n}.{i}: the harbour crane number {n} lifts containers of grain and steel "
+            f"onto ship {i}, then the crew logs the load."
+            for i in range(8)
+        )
+        (corpus / f"crane{n:02}.txt").write_text(body)
+    monkeypatch.setenv("RAGLINE_DATA_DIR", str(tmp_path / ".ragline"))
+    monkeypatch.setenv("RAGLINE_CHUNKING__CHUNK_SIZE", "48")
+    monkeypatch.setenv("RAGLINE_CHUNKING__CHUNK_OVERLAP", "8")
+    monkeypatch.setattr("ragline.serving.wiring.build_embedder", reuse(embedder))
+    report = ingest_into("cranes", corpus)
+    assert report.files_ingested == 12 and report.chunks_written >= 36
+    runner = CliRunner()
+    query = "which crane lifts grain onto the ship"
+    result = runner.invoke(app, ["search", query, "--collection", "cranes", "--k", "10", "--json"])
+    assert result.exit_code == 0, result.output
+    docs = [r["source_document"] for r in json_lines(result.stdout)]
+    assert len(docs) == 10 and len(set(docs)) == 10
+
+    path = tmp_path / "queries.jsonl"
+    path.write_text(json.dumps({"id": "q", "text": query}) + "\n")
+    args = ["search", "--queries", str(path), "--collection", "cranes", "--k", "10", "--json"]
+    result = runner.invoke(app, args)
+    [line] = json_lines(result.stdout)
+    batch = [r["source_document"] for r in line["results"]]  # type: ignore[attr-defined]
+    assert batch == docs
+
+    args = ["search", query, "--collection", "cranes", "--k", "10", "--per-document", "3"]
+    result = runner.invoke(app, [*args, "--json"])
+    capped = [r["source_document"] for r in json_lines(result.stdout)]
+    assert len(capped) == 10 and max(capped.count(d) for d in capped) == 3

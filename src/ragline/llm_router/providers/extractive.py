@@ -1,16 +1,29 @@
-"""The `extractive` provider: no model, answers with the best-matching sentences of the context.
+"""The `extractive` provider: no model, answers with the context sentences that answer the question.
 
     model = ExtractiveModel()
     model.complete(request).text
     # "Run pip install ragline. [Source: guide.md, page 3]"
 
 It reads the numbered context blocks and the question of a grounded prompt
-(`ragline.llm_router.grounding`), scores every context sentence against the question with BM25
-(lowercase words, stopwords removed, inflections folded so "rise" meets "rises" and "rising"),
-and answers with the best few, each followed
-by the citation of its block. When no sentence contains enough of the question's terms it says
-"I don't have enough information". Always available, deterministic, a few milliseconds.
-It follows no instruction in the context: it only selects sentences.
+(`ragline.llm_router.grounding`) and scores every context sentence by
+- its words: BM25 of the question's terms (lowercase, stopwords removed, inflections folded
+  so "refunds" meets "refund" and "rising" meets "rise");
+- the kind of answer asked for: "how long", "when", "how many" want a number, a date or a
+  duration; "who" wants a name;
+- its block's rank: blocks come best first from retrieval, which judged the whole chunk with
+  dense and sparse search, so a sentence of a lower block must match clearly better to win;
+- a question in the context (an FAQ's "How long do refunds take?") is not an answer: its
+  match passes to the sentence after it.
+It quotes the best sentence, then (up to `max_sentences`) those nearly as good that cover
+`min_overlap` of the question's terms, each followed by the citation of its block.
+
+Whether the context is relevant at all is retrieval's call (`AnswerConfig.min_relevance` in
+`ragline.rag.answer`, before any model is asked), not a word count: an answer may share one
+word with its question ("How long do refunds take?" / "Refunds are paid within 14 days of
+the return being received."). It says "I don't have enough information" only when it has
+nothing to choose by: no context sentence shares a word with the question or holds the kind
+of answer asked for. Always available, deterministic, a few milliseconds. It follows no
+instruction in the context: it only selects sentences.
 """
 
 from __future__ import annotations
@@ -28,6 +41,10 @@ from ragline.llm_router.grounding import NOT_ENOUGH_INFO, ContextBlock, parse_us
 from ragline.llm_router.tokens import TokenCounter, count_tokens
 
 _K1, _B = 1.2, 0.75
+RANK_DECAY = 0.5  # block k (0 = retrieval's best) weighs 1 / (1 + RANK_DECAY * k)
+CUE_BONUS = 0.25  # the kind of answer asked for, in shares of the question's whole IDF
+NEAR_BEST = 0.6  # a further sentence is quoted when it scores this share of the best one
+CARRY = 0.9  # the share of an FAQ question's match that passes to the sentence after it
 _WORD = re.compile(r"[a-z0-9]+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[`A-Z0-9])")
 _NEW_SEGMENT = re.compile(r"^\s*(?:[-*+•]\s|\d+[.)]\s|#+\s|>\s?)")
@@ -41,14 +58,39 @@ _STOPWORD_TEXT = """
     until up upon us use used using very via was we were what when where whether which while who
     whom whose why will with within without would yes yet you your yours"""
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+_AMOUNT_WORDS = """
+    one two three four five six seven eight nine ten eleven twelve fifteen twenty thirty forty
+    fifty hundred thousand million billion half dozen minute hour day week fortnight month year
+    decade century january february march april june july august september october november
+    december monday tuesday wednesday thursday friday saturday sunday"""
+_OPENS = r"^\W*(?:(?:in|on|at|by|for|since|until)\s+)?"
+_CUES = (  # (what the question opens with, what an answer to it holds)
+    (
+        re.compile(
+            _OPENS + r"(?:how\s+(?:long|often|soon|many|much|old|far|big|large|fast|tall)"
+            r"|what\s+(?:year|time|date|age|day)|when)\b",
+            re.IGNORECASE,
+        ),
+        re.compile(rf"\d|\b(?:{'|'.join(_AMOUNT_WORDS.split())})s?\b", re.IGNORECASE),
+    ),
+    (re.compile(_OPENS + r"who(?:m|se)?\b", re.IGNORECASE), re.compile(r"\s[A-Z][a-z]")),
+)
 
 
 @dataclass(frozen=True, slots=True)
 class _Sentence:
     text: str
     block: ContextBlock
+    rank: int  # its block's place in the prompt: 0 is retrieval's best
     position: int
     terms: Counter[str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Scored:
+    sentence: _Sentence
+    score: float  # words and cue, weighed by the block's rank
+    share: float  # the IDF-weighted share of the question's terms it holds
 
 
 class ExtractiveModel:
@@ -127,9 +169,31 @@ class ExtractiveModel:
 def best_sentences(
     question: str, blocks: Sequence[ContextBlock], config: ExtractiveConfig
 ) -> list[_Sentence]:
-    """Context sentences that cover at least `min_overlap` of the question, best first."""
+    """The context sentences to quote, best first: the best one, then those scoring at least
+    `NEAR_BEST` of it that hold `min_overlap` of the question's terms. None when there is
+    nothing to choose by: no sentence shares a term with the question or holds the kind of
+    answer it asks for (a number for "how long", a name for "who")."""
     query = set(terms(question))
-    sentences = _split(blocks, config.min_words)
+    scored = _score(question, query, _split(blocks, config.min_words))
+    if not query or not any(s.score > 0 for s in scored):
+        return []
+    scored.sort(key=lambda s: (-s.score, s.sentence.rank, s.sentence.position))
+    best = scored[0]
+    picked = [best.sentence]
+    seen = {_key(best.sentence)}
+    for candidate in scored[1:]:
+        if len(picked) == config.max_sentences or candidate.score < NEAR_BEST * best.score:
+            break
+        if candidate.share >= config.min_overlap and _key(candidate.sentence) not in seen:
+            seen.add(_key(candidate.sentence))  # overlapping chunks repeat sentences
+            picked.append(candidate.sentence)
+    return picked
+
+
+def _score(question: str, query: set[str], sentences: Sequence[_Sentence]) -> list[_Scored]:
+    """Every sentence that is not itself a question, scored by its words (BM25 over the
+    context's sentences, in shares of the question's whole IDF), the answer kind the question
+    asks for, and its block's rank. A context question passes `CARRY` of its match on."""
     if not query or not sentences:
         return []
     df: Counter[str] = Counter()
@@ -138,26 +202,29 @@ def best_sentences(
     n = len(sentences)
     idf = {t: math.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5)) for t in query}
     whole = sum(idf.values())
-    avg_len = sum(s.terms.total() for s in sentences) / n
-    scored: list[tuple[float, _Sentence]] = []
-    for sentence in sentences:
+    avg_len = max(sum(s.terms.total() for s in sentences) / n, 1.0)
+    wanted = next((answer for asks, answer in _CUES if asks.search(question)), None)
+    out: list[_Scored] = []
+    carried = (0.0, 0.0)
+    for i, sentence in enumerate(sentences):
         shared = query & sentence.terms.keys()
-        if sum(idf[t] for t in shared) / whole < config.min_overlap:
-            continue
         norm = _K1 * (1 - _B + _B * sentence.terms.total() / avg_len)
-        score = sum(
-            idf[t] * sentence.terms[t] * (_K1 + 1) / (sentence.terms[t] + norm) for t in shared
-        )
-        scored.append((score, sentence))
-    scored.sort(key=lambda item: (-item[0], item[1].block.index, item[1].position))
-    picked: list[_Sentence] = []
-    seen: set[str] = set()
-    for _, sentence in scored:
-        key = " ".join(sentence.text.lower().split())
-        if key not in seen:  # overlapping chunks repeat sentences
-            seen.add(key)
-            picked.append(sentence)
-    return picked[: config.max_sentences]
+        tf = sentence.terms
+        words = sum(idf[t] * tf[t] * (_K1 + 1) / (tf[t] + norm) for t in shared) / whole
+        share = sum(idf[t] for t in shared) / whole
+        if i and sentences[i - 1].block is sentence.block:
+            words, share = max(words, carried[0]), max(share, carried[1])
+        if sentence.text.endswith("?"):
+            carried = (CARRY * words, CARRY * share)
+            continue
+        carried = (0.0, 0.0)
+        cue = CUE_BONUS if wanted is not None and wanted.search(sentence.text) else 0.0
+        out.append(_Scored(sentence, (words + cue) / (1 + RANK_DECAY * sentence.rank), share))
+    return out
+
+
+def _key(sentence: _Sentence) -> str:
+    return " ".join(sentence.text.lower().split())
 
 
 def terms(text: str) -> list[str]:
@@ -202,10 +269,10 @@ def _undouble(stem: str) -> str:
 
 def _split(blocks: Sequence[ContextBlock], min_words: int) -> list[_Sentence]:
     out: list[_Sentence] = []
-    for block in blocks:
+    for rank, block in enumerate(blocks):
         for position, text in enumerate(sentences(block.text)):
             if len(text.split()) >= min_words:
-                out.append(_Sentence(text, block, position, Counter(terms(text))))
+                out.append(_Sentence(text, block, rank, position, Counter(terms(text))))
     return out
 
 

@@ -111,6 +111,11 @@ class OnnxQueryEncoder:
         self._wide: Any = None  # the session with a thread per core, made on first need
         self._lock = threading.Lock()
 
+    @property
+    def tokenizer(self) -> Tokenize:
+        """What `encode` tokenizes with (a `PlainTokenizer` when started from a sidecar)."""
+        return self._tokenize
+
     @classmethod
     def create(
         cls, model: Any, cache_dir: Path | None = None, name: str | None = None

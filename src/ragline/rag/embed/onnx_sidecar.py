@@ -251,6 +251,14 @@ class PlainTokenizer:
             pad_token=padding.pad_token,
         )
         self._tokenizer = tokenizer
+        self.json = tokenizer_json
+        self.max_length = max_length
+
+    def content_tokens(self) -> int:
+        """The most tokens of text one call reads: `max_length` less the special tokens."""
+        post = self._tokenizer.post_processor
+        special = int(post.num_special_tokens_to_add(False)) if post is not None else 0
+        return self.max_length - special
 
     @classmethod
     def load(cls, sidecar: Sidecar, folder: Path) -> PlainTokenizer:

@@ -27,6 +27,7 @@ import numpy as np
 from ragline.core.embedding import EmbedKind, TokenWindow
 from ragline.core.types import FloatMatrix
 from ragline.rag.config import EmbeddingConfig
+from ragline.rag.embed.onnx_sidecar import PlainTokenizer
 from ragline.rag.errors import EmbeddingError
 
 if TYPE_CHECKING:
@@ -210,7 +211,12 @@ class SentenceTransformerEmbedder:
         return int(getter() if getter else model.get_sentence_embedding_dimension())
 
     def window(self) -> TokenWindow | None:
-        """max_seq_length less the special tokens ([CLS], [SEP]) the tokenizer adds."""
+        """max_seq_length less the special tokens ([CLS], [SEP]) the tokenizer adds; from the
+        ONNX sidecar's tokenizer when queries run there (no torch load)."""
+        onnx = self._fast_encoder() if self._model is None else None
+        if onnx is not None and isinstance(onnx.tokenizer, PlainTokenizer):
+            plain = onnx.tokenizer
+            return TokenWindow(plain.content_tokens(), WordPieceCounter(plain.json))
         limit = getattr(self.model, "max_seq_length", None)
         tokenizer: Any = getattr(self.model, "tokenizer", None)
         backend = getattr(tokenizer, "backend_tokenizer", None)

@@ -1,8 +1,11 @@
 """BM25 sparse vectors from Qdrant's own tokenizer (`qdrant_edge.Bm25`).
 
-Documents get BM25 term-frequency weights (k1, b, avg_len); queries get weight 1 per term.
-The collection's IDF modifier multiplies in the IDF at search time, so the weights stay
-correct as the corpus grows and nothing needs re-encoding.
+Documents get BM25 term-frequency weights (k1, b, avg_len). Queries get weight 1 per term,
+or with `query_term_counts` (the default) a term said n times weighs BM25's saturated n
+(1 for once, ~1.4 for twice, at most ~2.2): classic BM25 over the query's tokens. A short
+query with no repeated term is unchanged; in a multi-paragraph query, the terms it keeps
+coming back to count for more. The collection's IDF modifier multiplies in the IDF at search
+time, so the weights stay correct as the corpus grows and nothing needs re-encoding.
 """
 
 from __future__ import annotations
@@ -41,5 +44,13 @@ class Bm25Encoder:
         return out
 
     def encode_query(self, text: str) -> SparseVector:
-        vector = self._model.embed_query(text)
-        return SparseVector(vector.indices, vector.values)
+        if not self.config.query_term_counts:
+            vector = self._model.embed_query(text)
+            return SparseVector(vector.indices, vector.values)
+        # A document's weights saturate term counts; the length part is the same for every
+        # term of one text, so dividing by the weight of a term said once leaves the counts.
+        vector = self._model.embed_document(text)
+        if not vector.values:
+            return SparseVector([], [])
+        once = min(vector.values)
+        return SparseVector(vector.indices, [v / once for v in vector.values])

@@ -330,6 +330,13 @@ class SearchRequest(_Request):
     collection: str | None = Field(None, pattern=COLLECTION_PATTERN)
     mode: Mode | None = Field(None, description="dense | sparse | hybrid (retrieval.mode)")
     k: HitCount | None = Field(None, description="results (retrieval.top_k)")
+    per_document: int | None = Field(
+        None,
+        ge=0,
+        le=1000,
+        description="most chunks of one document among the results, 0: no cap "
+        "(retrieval.per_document)",
+    )
     filters: Filters = None
     user: str | None = Field(None, max_length=256, description="sticky A/B key when keyless")
 

@@ -40,6 +40,7 @@ def ask_command(
     """Answer a question from a collection, with verified citations (or abstain)."""
     from ragline.core.costs import cost_scope
     from ragline.llm_router.errors import ProviderError
+    from ragline.rag.rerank import make_reranker
     from ragline.serving.services.query import ask
     from ragline.serving.wiring import Accounting, build_chat_router, build_retriever, build_store
 
@@ -57,7 +58,8 @@ def ask_command(
         try:
             router = build_chat_router(settings, costs, provider)
             try:
-                asked = ask(question, retriever, router, settings.answer)
+                reranker = make_reranker(settings.rerank)
+                asked = ask(question, retriever, router, settings.answer, reranker=reranker)
             finally:
                 router.close()
         except ProviderError as exc:

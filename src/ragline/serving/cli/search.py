@@ -79,6 +79,15 @@ def search_command(
     queries_file: Annotated[
         Path | None, typer.Option("--queries", help='JSONL of {"id", "text"}: run them all')
     ] = None,
+    per_document: Annotated[
+        int | None,
+        typer.Option(
+            "--per-document",
+            min=0,
+            help="most chunks of one document among the results, 0: no cap "
+            "(retrieval.per_document)",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines instead of text")] = False,
     rerank: Annotated[
         bool, typer.Option("--rerank/--no-rerank", help="rerank when rerank.model is set")
@@ -111,7 +120,8 @@ def search_command(
             reranker = make_reranker(settings.rerank) if rerank else NoReranker()
             load_seconds = _warm_up(retriever, reranker)
             started = time.perf_counter()
-            results = search(retriever, reranker, queries, search_filter, k or retrieval.top_k)
+            limit = k or retrieval.top_k
+            results = search(retriever, reranker, queries, search_filter, limit, per_document)
             elapsed_ms = (time.perf_counter() - started) * 1000
         except (RagError, ValueError) as exc:
             _fail(str(exc))

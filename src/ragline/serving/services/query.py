@@ -3,7 +3,7 @@
 two steps (`relevance_scored`, then `answer`) item by item.
 
     with cost_scope(request_id, key="alice") as scope:
-        asked = ask("Why does dough rise?", retriever, router, settings.answer)
+        asked = ask("Why does dough rise?", retriever, router, settings.answer, reranker=reranker)
     asked.answer.text, asked.answer.citations, scope.total_usd()
 """
 
@@ -18,6 +18,7 @@ from ragline.core.filters import Filter
 from ragline.core.index import Hit
 from ragline.llm_router.router import Router
 from ragline.rag.answer import Answer, AnswerConfig, answer
+from ragline.rag.rerank import Reranker
 from ragline.rag.retrieve import Retriever
 from ragline.rag.search import relevance_scored
 
@@ -39,11 +40,13 @@ def ask(
     config: AnswerConfig,
     where: Filter | None = None,
     k: int | None = None,
+    reranker: Reranker | None = None,
 ) -> Asked:
-    """Retrieve `k` hits (filtered by `where`) scored by dense relevance, then answer from them;
-    `ProviderError` when no model could answer."""
+    """Retrieve `k` hits of distinct documents (filtered by `where`) scored by dense relevance,
+    or reordered and scored by `reranker`, then answer from them; `ProviderError` when no model
+    could answer."""
     started = time.perf_counter()
-    hits = relevance_scored(retriever, question, where, k)
+    hits = relevance_scored(retriever, question, where, k, reranker)
     retrieval_ms = (time.perf_counter() - started) * 1000
     result = answer(question, hits, model, config)
     return Asked(question, result, hits, retrieval_ms)

@@ -94,6 +94,17 @@ def test_search_mode_and_filters(client: TestClient) -> None:
     assert documents == {"rivers.md"}  # orbits.md never says "water"; baking.txt is filtered
 
 
+def test_search_gives_one_chunk_per_document_unless_asked(client: TestClient) -> None:
+    body = {"query": "yeast dough rivers orbits", "k": 6, "collection": "docs"}
+    default = client.post("/v1/search", json=body).json()["results"]
+    documents = [hit["source_document"] for hit in default]
+    assert len(documents) == len(set(documents)) == 3  # the corpus holds three documents
+    more = client.post("/v1/search", json={**body, "per_document": 0}).json()["results"]
+    assert len(more) == 6 and len({hit["source_document"] for hit in more}) <= 3
+    bad = client.post("/v1/search", json={**body, "per_document": -1})
+    assert bad.status_code == 422 and "per_document" in bad.text
+
+
 def test_a_missing_collection_is_404(client: TestClient) -> None:
     for route, body in (("/v1/query", {"question": DELTAS}), ("/v1/search", {"query": "x"})):
         response = client.post(route, json={**body, "collection": "nothing-here"})

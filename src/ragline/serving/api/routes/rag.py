@@ -65,7 +65,13 @@ def query(body: QueryRequest, request: Request, services: ServicesDep) -> Respon
             return _missing(exc, rid)
         model = BoundRouter(pipeline.router, key=who, request_id=rid)
         asked = ask(
-            body.question, retriever, model, pipeline.settings.answer, body.filter(), body.k
+            body.question,
+            retriever,
+            model,
+            pipeline.settings.answer,
+            body.filter(),
+            body.k,
+            pipeline.reranker,
         )
     result, cost = asked.answer, scope.total_usd()
     label = arm or CONTROL_ARM
@@ -100,7 +106,8 @@ def search(body: SearchRequest, request: Request, services: ServicesDep) -> Resp
         except CollectionMissing as exc:
             return _missing(exc, rid)
         k = body.k or retriever.config.top_k
-        [found] = search_chunks(retriever, pipeline.reranker, [("1", body.query)], body.filter(), k)
+        reranker, where, cap = pipeline.reranker, body.filter(), body.per_document
+        [found] = search_chunks(retriever, reranker, [("1", body.query)], where, k, cap)
     out = SearchResponse(
         collection=retriever.store.collection,
         mode=retriever.config.mode,

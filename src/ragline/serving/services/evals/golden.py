@@ -75,18 +75,20 @@ def answer_golden(
     settings: Settings, costs: Accounting, suite: SuiteConfig, golden: GoldenSet, console: Console
 ) -> list[AnsweredItem]:
     """Retrieve and answer every item, in order, with a progress bar."""
+    from ragline.rag.rerank import make_reranker
     from ragline.rag.search import relevance_scored
     from ragline.serving.wiring import build_chat_router, build_retriever, build_store
 
     store = build_store(settings, suite.collection_name, costs)
     retriever = build_retriever(settings, settings.retrieval, store, costs)
     router = build_chat_router(settings, costs)
+    reranker = make_reranker(settings.rerank)
     out: list[AnsweredItem] = []
     try:
         with _bar(console, "answers") as bar:
             task = bar.add_task("answers", total=len(golden.items))
             for item in golden.items:
-                hits = relevance_scored(retriever, item.question, k=suite.depth)
+                hits = relevance_scored(retriever, item.question, k=suite.depth, reranker=reranker)
                 out.append(_answer_one(item, hits, router, settings))
                 bar.advance(task)
     finally:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
@@ -105,12 +105,10 @@ def measure_beir(
             task = bar.add_task("queries", total=len(beir.queries))
             for start in range(0, len(beir.queries), BATCH):
                 batch = beir.queries[start : start + BATCH]
-                queries = retriever.store_queries([q.text for q in batch], top_k=suite.depth)
                 # scoring needs only each hit's document, not its ~1 KB of text
-                hits = [
-                    retriever.store.query(replace(q, payload_keys=_KEYS)) if q else []
-                    for q in queries
-                ]
+                hits = retriever.search_many(
+                    [q.text for q in batch], top_k=suite.depth, payload_keys=_KEYS
+                )
                 for query, ranked in zip(batch, hits, strict=True):
                     docs = (str(h.payload.get("source_document", h.id)) for h in ranked)
                     run[query.query_id] = first_occurrences(docs)

@@ -256,5 +256,8 @@ def settings_summary(settings: Settings, collection: str) -> dict[str, str]:
         "retrieval.mode": r.mode,
         "retrieval.fusion": r.fusion,
         "retrieval.prefetch_k": r.prefetch_k,
+        "retrieval.alpha": r.alpha,
+        "retrieval.per_document": r.per_document,
+        "rerank.model": settings.rerank.model,
     }
     return {k: str(v) for k, v in summary.items()}
