@@ -30,6 +30,7 @@ from pydantic import ValidationError
 from starlette.requests import Request
 
 from ragline.core.costs import CostSink, work_event
+from ragline.core.embedding import Embedder
 from ragline.core.index import CollectionSpec
 from ragline.llm_router.errors import BadRequest, BudgetExceeded, ProviderError, RateLimited
 from ragline.llm_router.router import Router
@@ -257,6 +258,11 @@ class Services:
         self.jobs = IngestJobs(self.ingest)
         self.predictor = Predictor(settings.ml, settings.data_dir)
         self._warm = "not started"
+
+    @property
+    def embedder(self) -> Embedder:
+        """The one metered embedder every pipeline shares (POST /v1/embeddings serves it)."""
+        return self._shared.embedder
 
     def pipeline(self, arm: str | None) -> Pipeline:
         """The main pipeline (None) or a traffic arm's."""

@@ -111,7 +111,9 @@ def test_unknown_model_is_not_found(client: openai.OpenAI) -> None:
 
 
 def test_models_lists_what_a_request_may_name(client: openai.OpenAI) -> None:
-    assert [m.id for m in client.models.list()] == ["ragline", LLAMA, "extractive"]
+    # the chat models in config order, then the embedding model of POST /v1/embeddings
+    ids = [m.id for m in client.models.list()]
+    assert ids == ["ragline", LLAMA, "extractive", "all-MiniLM-L6-v2"]
 
 
 def test_bad_requests_are_422(client: openai.OpenAI) -> None:

@@ -23,6 +23,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import PurePath
 
 from fastapi import APIRouter
 from starlette.requests import Request
@@ -111,9 +112,29 @@ def chat_completions(
 
 @router.get("/models", response_model=ModelList)
 def list_models(services: ServicesDep) -> ModelList:
-    """ "ragline" (the configured router) and each model a request may name."""
-    names = ["ragline", *services.pipeline(None).served_models()]
-    return ModelList(data=[ModelCard(id=name) for name in names])
+    """ "ragline" (the configured router), each model a chat request may name, and the
+    embedding model POST /v1/embeddings serves."""
+    return ModelList(data=[ModelCard(id=name) for name in _model_ids(services)])
+
+
+@router.get("/models/{model_id:path}", response_model=ModelCard, responses=error_docs(404))
+def get_model(model_id: str, request: Request, services: ServicesDep) -> Response:
+    """One model of GET /v1/models; 404 `model_not_found` for any other id."""
+    if model_id not in _model_ids(services):
+        return error_response(
+            404,
+            f"model {model_id!r} is not served here; GET /v1/models lists them",
+            code="model_not_found",
+            param="model",
+            request_id=request_id(request),
+        )
+    return JSONResponse(ModelCard(id=model_id).model_dump(mode="json"))
+
+
+def _model_ids(services: ServicesDep) -> list[str]:
+    embedding = PurePath(services.settings.embedding.model).name
+    names = ["ragline", *services.pipeline(None).served_models(), embedding]
+    return list(dict.fromkeys(names))
 
 
 def to_chat_request(body: ChatCompletionRequest) -> ChatRequest:

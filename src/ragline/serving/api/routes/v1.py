@@ -3,7 +3,9 @@
     app.include_router(v1.router, dependencies=[...])
 
     POST /v1/chat/completions   OpenAI-compatible chat, streaming          routes.chat
-    GET  /v1/models             the model names a chat request may use     routes.chat
+    GET  /v1/models             the model names a request may use           routes.chat
+    GET  /v1/models/{id}        one of them (404 model_not_found if not)    routes.chat
+    POST /v1/embeddings         the configured embedder, OpenAI's shape     routes.embeddings
     POST /v1/query              grounded answer with citations and cost    routes.rag
     POST /v1/search             ranked chunks                              routes.rag
     POST /v1/ingest             start an ingest job (202)                  routes.ingest
@@ -18,8 +20,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from ragline.serving.api.routes import chat, ingest, predict, rag
+from ragline.serving.api.routes import chat, embeddings, ingest, predict, rag
 
 router = APIRouter(prefix="/v1")
-for _part in (chat, rag, ingest, predict):
+for _part in (chat, embeddings, rag, ingest, predict):
     router.include_router(_part.router)
