@@ -21,7 +21,7 @@ equal scores ordered by point id, so a rerun gives the same list.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -99,6 +99,14 @@ class Encoded:
     sparse: StoreQuery | None
     windows: tuple[StoreQuery, ...] = ()
 
+    def map(self, change: Callable[[StoreQuery], StoreQuery]) -> Encoded:
+        """The same legs, each query passed through `change`."""
+        return Encoded(
+            change(self.dense) if self.dense else None,
+            change(self.sparse) if self.sparse else None,
+            tuple(change(w) for w in self.windows),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Ranked:
@@ -126,8 +134,6 @@ class Retriever:
         self.embedder = embedder
         self.sparse_encoder = sparse_encoder
         self.config = config or RetrievalConfig()
-        self._window: TokenWindow | None = None  # the embedder's, read at the first long query
-        self._window_read = False
 
     def search(
         self,
@@ -204,7 +210,7 @@ class Retriever:
         limit = self._limit(top_k)
         cap = self.config.per_document if per_document is None else per_document
         wanted = next(q.payload_keys for q in (encoded.dense, encoded.sparse) if q)
-        light = _with_payload(encoded, _DOC_ONLY)
+        light = encoded.map(lambda q: replace(q, payload_keys=_DOC_ONLY))
         hits: list[Hit] = []
         dense_seen: list[Hit] = []
         found: set[str] = set()
@@ -279,9 +285,7 @@ class Retriever:
         model has no window); the windows themselves count its tokens."""
         if not self.config.query_windows or len(text.split()) < MIN_WINDOWED_WORDS:
             return None
-        if not self._window_read:
-            self._window, self._window_read = self.embedder.window(), True
-        return self._window
+        return self.embedder.window()
 
     def _limit(self, top_k: int | None) -> int:
         limit = self.config.top_k if top_k is None else top_k
@@ -304,14 +308,6 @@ def _encoded(
     )
 
 
-def _with_payload(encoded: Encoded, keys: tuple[str, ...]) -> Encoded:
-    return Encoded(
-        replace(encoded.dense, payload_keys=keys) if encoded.dense else None,
-        replace(encoded.sparse, payload_keys=keys) if encoded.sparse else None,
-        tuple(replace(w, payload_keys=keys) for w in encoded.windows),
-    )
-
-
 def _excluding(encoded: Encoded, documents: set[str], depth: int) -> Encoded:
     """`encoded` `depth` deep, its filter also excluding the chunks of `documents`."""
     gone = MatchAny("source_document", tuple(sorted(documents)))
@@ -321,17 +317,13 @@ def _excluding(encoded: Encoded, documents: set[str], depth: int) -> Encoded:
         where = replace(base, must_not=(*base.must_not, gone))
         return replace(query, filter=where, limit=depth)
 
-    return Encoded(
-        narrowed(encoded.dense) if encoded.dense else None,
-        narrowed(encoded.sparse) if encoded.sparse else None,
-        tuple(narrowed(w) for w in encoded.windows),
-    )
+    return encoded.map(narrowed)
 
 
 def _windows(text: str, window: TokenWindow) -> list[str]:
     """`text` as consecutive runs of whole sentences, each within the model's window (a
     sentence longer than that is its own window and is truncated by the model)."""
-    budget = window.max_tokens - 2  # the model's [CLS] and [SEP]
+    budget = window.max_tokens  # already less the model's special tokens
     windows: list[str] = []
     current: list[str] = []
     used = 0

@@ -100,6 +100,7 @@ class SentenceTransformerEmbedder:
         # Why queries use torch although config asks for ONNX (None: not asked, or not tried
         # yet, or ONNX in use).
         self.onnx_unavailable: str | None = None
+        self._window: TokenWindow | None = None  # read once: parsing the tokenizer takes ms
 
     @property
     def name(self) -> str:
@@ -212,7 +213,12 @@ class SentenceTransformerEmbedder:
 
     def window(self) -> TokenWindow | None:
         """max_seq_length less the special tokens ([CLS], [SEP]) the tokenizer adds; from the
-        ONNX sidecar's tokenizer when queries run there (no torch load)."""
+        ONNX sidecar's tokenizer when queries run there (no torch load). Read once."""
+        if self._window is None:
+            self._window = self._read_window()
+        return self._window
+
+    def _read_window(self) -> TokenWindow | None:
         onnx = self._fast_encoder() if self._model is None else None
         if onnx is not None and isinstance(onnx.tokenizer, PlainTokenizer):
             plain = onnx.tokenizer

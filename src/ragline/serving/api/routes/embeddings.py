@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ragline.core.costs import cost_scope
+from ragline.core.embedding import Embedder
 from ragline.serving.api.context import caller, request_id
 from ragline.serving.api.schemas import error_docs, error_response, usd_header
 from ragline.serving.api.services import ROUTER_ALIASES, ServicesDep
@@ -112,9 +113,9 @@ def _encode(vector: np.ndarray, encoding: str) -> list[float] | str:
     return [float(x) for x in vector]
 
 
-def _tokens(embedder: object, texts: list[str]) -> int:
+def _tokens(embedder: Embedder, texts: list[str]) -> int:
     """The inputs' tokens in the model's own tokenizer (words where it has none)."""
-    window = getattr(embedder, "window", lambda: None)()
+    window = embedder.window()
     if window is None:
         return sum(len(t.split()) for t in texts)
     return sum(min(window.count(t), window.max_tokens) for t in texts)
