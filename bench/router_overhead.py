@@ -60,11 +60,34 @@ def timed(fn: Callable[[], object]) -> float:
     return (time.perf_counter() - started) * 1000
 
 
+# The wider request model of issue 17: sampling options, bookkeeping fields and a tool, sent
+# the same way by both clients (the router maps them to the same wire fields).
+WIDE = {
+    "seed": 7,
+    "top_p": 0.9,
+    "frequency_penalty": 0.1,
+    "presence_penalty": 0.1,
+    "user": "bench-user",
+    "tools": [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "description": "Current weather of a city",
+                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+            },
+        }
+    ],
+    "tool_choice": "auto",
+}
+
+
 def compare(url: str, model: str, calls: int, data: Path) -> dict[str, list[float]]:
-    """Bare SDK and router latencies (ms), interleaved call by call."""
+    """Bare SDK and router latencies (ms), interleaved call by call: a plain request, and the
+    same request with the wider options (`WIDE`)."""
     from openai import OpenAI
 
-    from ragline.core.chat import ChatRequest, Message
+    from ragline.core.chat import ChatRequest, Message, Sampling, Tool
     from ragline.llm_router.build import build_router
     from ragline.llm_router.config import LlmConfig
 
@@ -79,21 +102,35 @@ def compare(url: str, model: str, calls: int, data: Path) -> dict[str, list[floa
     )
     router = build_router(config, data_dir=data)
     request = ChatRequest(messages=(Message("user", "Say hello."),), max_tokens=1, temperature=0)
+    function = WIDE["tools"][0]["function"]  # type: ignore[index]
+    wide = ChatRequest(
+        messages=request.messages,
+        max_tokens=1,
+        temperature=0,
+        sampling=Sampling(
+            seed=7, top_p=0.9, frequency_penalty=0.1, presence_penalty=0.1, user="bench-user"
+        ),
+        tools=(Tool(function["name"], function["description"], function["parameters"]),),
+        tool_choice="auto",
+    )
 
-    def bare() -> object:
+    def bare(**extra: object) -> object:
         return bare_client.chat.completions.create(
             model=model,
             messages=MESSAGES,
             max_tokens=1,
-            temperature=0,  # type: ignore[arg-type]
+            temperature=0,
+            **extra,  # type: ignore[arg-type]
         )
 
     for _ in range(20):
-        bare(), router.complete(request)
-    out: dict[str, list[float]] = {"bare": [], "router": []}
+        bare(), router.complete(request), bare(**WIDE), router.complete(wide)
+    out: dict[str, list[float]] = {"bare": [], "router": [], "bare-wide": [], "router-wide": []}
     for _ in range(calls):
         out["bare"].append(timed(bare))
         out["router"].append(timed(lambda: router.complete(request)))
+        out["bare-wide"].append(timed(lambda: bare(**WIDE)))
+        out["router-wide"].append(timed(lambda: router.complete(wide)))
     router.close()
     return out
 
@@ -110,10 +147,10 @@ def litellm_block(python: str, url: str, model: str, calls: int) -> list[float]:
 
 
 def report(name: str, runs: dict[str, list[float]]) -> None:
-    bare = runs["bare"]
     for label, ms in runs.items():
+        bare = runs["bare-wide" if label.endswith("-wide") else "bare"]
         p50, p99 = pct(ms, 0.5) - pct(bare, 0.5), pct(ms, 0.99) - pct(bare, 0.99)
-        added = "" if label == "bare" else f"  added p50 {p50:+.3f}  p99 {p99:+.3f}"
+        added = "" if label.startswith("bare") else f"  added p50 {p50:+.3f}  p99 {p99:+.3f}"
         print(
             f"{name:6} {label:14} n={len(ms):5}  p50 {pct(ms, 0.5):8.3f}  p95 {pct(ms, 0.95):8.3f}"
             f"  p99 {pct(ms, 0.99):8.3f} ms{added}",
@@ -129,6 +166,8 @@ def cache_hits(data: Path) -> tuple[float, float]:
     from ragline.llm_router.config import LlmConfig
     from ragline.rag.config import EmbeddingConfig
     from ragline.rag.embed.sentence_transformers import SentenceTransformerEmbedder
+    from ragline.serving.settings import Settings
+    from ragline.serving.wiring import build_semantic_index
 
     router = build_router(LlmConfig(), data_dir=data)
     request = ChatRequest(messages=(Message("user", "hello " * 50),), max_tokens=64)
@@ -139,7 +178,10 @@ def cache_hits(data: Path) -> tuple[float, float]:
 
     embedder = SentenceTransformerEmbedder(EmbeddingConfig())
     embedder.warm_up()
-    semantic = SemanticCache(embedder, SemanticCacheConfig(enabled=True, path=data / "sem"))
+    config = SemanticCacheConfig(enabled=True, path=data / "sem")
+    # the entries in an Edge collection on disk, as `ragline serve` keeps them
+    settings = Settings.model_validate({"data_dir": data, "llm": {"semantic_cache": config}})
+    semantic = SemanticCache(embedder, build_semantic_index(settings), config)
     answer = Completion("Use the reset link.", "vllm:stub", Usage(10, 5), 100.0)
     for i in range(200):
         asked = ChatRequest(messages=(Message("user", f"Question number {i} about topic {i}?"),))
@@ -192,15 +234,16 @@ def main() -> int:
     print(f"exact-cache hit through Router.complete p50 {exact_p50:.3f} ms")
     print(f"semantic-cache hit (MiniLM query embedding included) p50 {semantic_p50:.3f} ms")
     stub_runs = results["stub"]
-    for label in [k for k in ("router", "litellm") if k in stub_runs]:
+    for label in [k for k in ("router", "router-wide", "litellm") if k in stub_runs]:
+        bare = stub_runs["bare-wide" if label.endswith("-wide") else "bare"]
         for q, target in ((0.5, 1.0), (0.99, 3.0)):
-            added = pct(stub_runs[label], q) - pct(stub_runs["bare"], q)
+            added = pct(stub_runs[label], q) - pct(bare, q)
             figure(
-                f"{label}_added_p{int(q * 100)}_ms",
+                f"{label.replace('-', '_')}_added_p{int(q * 100)}_ms",
                 added,
-                target=f"<={target}" if label == "router" else "report",
-                baseline=f"bare_sdk_p{int(q * 100)}={pct(stub_runs['bare'], q):.3f}ms",
-                ratio=pct(stub_runs[label], q) / pct(stub_runs["bare"], q),
+                target=f"<={target}" if label.startswith("router") else "report",
+                baseline=f"bare_sdk_p{int(q * 100)}={pct(bare, q):.3f}ms",
+                ratio=pct(stub_runs[label], q) / pct(bare, q),
                 extra={"server": "stub"},
             )
     figure(

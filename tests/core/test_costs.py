@@ -4,6 +4,7 @@ scopes."""
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 from collections.abc import Iterator
@@ -197,3 +198,14 @@ def test_every_sink_gets_the_event_even_when_one_fails() -> None:
 
 def test_memory_sink_total_of_nothing_is_zero() -> None:
     assert MemorySink().total_usd() == Decimal(0)
+
+
+def test_an_event_names_the_prompt_template_and_older_lines_still_read() -> None:
+    usage = Usage(10, 5)
+    event = llm_event("p:m", usage, Decimal("0.001"), "r1", prompt="grounded-answer@1")
+    assert event.prompt == "grounded-answer@1"
+    assert CostEvent.from_json(event.to_json()) == event
+    older = json.loads(event.to_json())  # written before events carried `prompt`
+    del older["prompt"]
+    assert CostEvent.from_json(json.dumps(older)).prompt is None
+    assert llm_event("p:m", usage, Decimal(0), "r1").prompt is None

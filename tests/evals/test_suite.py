@@ -100,3 +100,16 @@ def test_suite_config_is_frozen() -> None:
     assert suite.ks == (1, 10)
     with pytest.raises(ValueError):
         suite.name = "other"  # type: ignore[misc]
+
+
+JUDGED = "name: qa\ndataset: {kind: golden, path: g.jsonl, corpus: docs}\nmetrics: [faithfulness]\n"
+
+
+def test_the_judge_prompt_version_must_exist(tmp_path: Path) -> None:
+    assert load_suite(write(tmp_path / "ok.yaml", JUDGED + "judge: {model: 'x:y'}\n")).judge_prompts
+    path = write(tmp_path / "s.yaml", JUDGED + "judge: {model: 'x:y', prompt_version: 4}\n")
+    missing = r"judge.prompt_version: no version 4 of prompt template 'judge-faithfulness' "
+    with pytest.raises(SuiteError, match=missing + r".*pick one of judge-faithfulness@1"):
+        load_suite(path)
+    ragas = write(tmp_path / "r.yaml", JUDGED + "judge: {via: ragas, prompt_version: 4}\n")
+    assert load_suite(ragas).judge_prompts == ()  # ragas brings its own prompts

@@ -17,11 +17,11 @@ from langchain_core.outputs import ChatGeneration
 from ragline.core.chat import Message
 from ragline.core.costs import MemorySink
 from ragline.core.pricing import Price, Prices, PriceTable
-from ragline.llm_router.breaker import CircuitBreaker
-from ragline.llm_router.budgets import Budgets
 from ragline.llm_router.caches.exact import SqliteCache
 from ragline.llm_router.config import LlmConfig
 from ragline.llm_router.errors import BadRequest
+from ragline.llm_router.guards.breaker import CircuitBreaker
+from ragline.llm_router.guards.budgets import Budgets
 from ragline.llm_router.langchain_chat import RouterChatModel, RouterChatUsage, to_message
 from ragline.llm_router.providers.openai_chat import OpenAIChatModel
 from ragline.llm_router.registry import builtin_registry

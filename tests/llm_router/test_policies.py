@@ -15,12 +15,14 @@ from pydantic import ValidationError
 from ragline.core.chat import Completion, Usage
 from ragline.core.pricing import PriceTable
 from ragline.llm_router.policies import (
+    DEFAULT_TIERS,
     Deployment,
     ab_order,
     cascade_order,
     cheapest_in_tier,
     escalation,
     fixed,
+    unranked_tiers,
     weighted_choice,
 )
 from tests.paths import REPO
@@ -90,6 +92,24 @@ def test_cascade_goes_from_low_to_high_quality_ties_by_name() -> None:
     assert given_order == [BIG, NANO]  # the input is not reordered in place
 
 
+def test_cascade_orders_by_tier_before_quality() -> None:
+    rated_high = Deployment(model="openai:gpt-4.1-nano", tier="cheap", quality=9)
+    rated_low = Deployment(model="openai:gpt-4.1", tier="smart", quality=0)
+    middle = Deployment(model="vllm:llama-8b", quality=5)  # tier "default"
+    assert DEFAULT_TIERS == ("cheap", "default", "smart")
+    assert cascade_order([rated_low, middle, rated_high]) == [rated_high, middle, rated_low]
+    custom = ("smart", "cheap", "default")  # a ranking of one's own, lowest first
+    assert cascade_order([rated_high, middle, rated_low], custom) == [rated_low, rated_high, middle]
+
+
+def test_cascade_refuses_a_tier_it_cannot_rank() -> None:
+    fast = Deployment(model="openai:gpt-4o-mini", tier="fast")
+    with pytest.raises(ValueError, match=r"tiers \['fast'\] are not ranked.*llm\.cascade\.tiers"):
+        cascade_order([NANO, fast])
+    assert unranked_tiers([NANO, fast, BIG], ("cheap",)) == ["fast", "smart"]
+    assert cascade_order([fast, NANO], ("fast", "cheap")) == [fast, NANO]
+
+
 _models = st.sampled_from(["a:x", "a:y", "b:x", "c:long-model-name", "d:1"])
 _deployments = st.builds(
     Deployment,
@@ -104,14 +124,18 @@ _deployments = st.builds(
 def test_cascade_order_properties(deployments: list[Deployment]) -> None:
     ordered = cascade_order(deployments)
     assert Counter(map(repr, ordered)) == Counter(map(repr, deployments))  # a permutation
-    keys = [(d.quality, d.model) for d in ordered]
+
+    def key(d: Deployment) -> tuple[int, int, str]:
+        return (DEFAULT_TIERS.index(d.tier), d.quality, d.model)
+
+    keys = [key(d) for d in ordered]
     assert keys == sorted(keys)
     assert cascade_order(ordered) == ordered  # idempotent
-    reversed_keys = [(d.quality, d.model) for d in cascade_order(deployments[::-1])]
+    reversed_keys = [key(d) for d in cascade_order(deployments[::-1])]
     assert reversed_keys == keys  # the input order only matters between equal deployments
-    for key in set(keys):  # ...and there it is kept (a stable sort)
-        given_ids = [id(d) for d in deployments if (d.quality, d.model) == key]
-        assert [id(d) for d in ordered if (d.quality, d.model) == key] == given_ids
+    for k in set(keys):  # ...and there it is kept (a stable sort)
+        given_ids = [id(d) for d in deployments if key(d) == k]
+        assert [id(d) for d in ordered if key(d) == k] == given_ids
 
 
 # --- escalation --------------------------------------------------------------------------------

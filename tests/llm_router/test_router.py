@@ -7,6 +7,7 @@ tests against the real llama.cpp server are in test_router_server.py.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Iterator
 from decimal import Decimal
@@ -18,8 +19,6 @@ import pytest
 from ragline.core.chat import ChatRequest, Completion, Message, StreamChunk, Usage
 from ragline.core.costs import MemorySink
 from ragline.core.pricing import Price, Prices, PriceTable
-from ragline.llm_router.breaker import CircuitBreaker
-from ragline.llm_router.budgets import BudgetConfig, Budgets
 from ragline.llm_router.caches.exact import CacheConfig, SqliteCache
 from ragline.llm_router.config import CascadeConfig, LlmConfig
 from ragline.llm_router.errors import (
@@ -31,10 +30,12 @@ from ragline.llm_router.errors import (
     Timeout,
     Unavailable,
 )
+from ragline.llm_router.guards.breaker import CircuitBreaker
+from ragline.llm_router.guards.budgets import BudgetConfig, Budgets
+from ragline.llm_router.guards.ratelimit import MemoryRateLimiter, RateLimitConfig
+from ragline.llm_router.guards.retry import RetryConfig
 from ragline.llm_router.policies import Deployment
-from ragline.llm_router.ratelimit import MemoryRateLimiter, RateLimitConfig
 from ragline.llm_router.registry import builtin_registry
-from ragline.llm_router.retry import RetryConfig
 from ragline.llm_router.router import Router, RouterParts
 
 pytestmark = pytest.mark.unit
@@ -400,3 +401,22 @@ def test_warm_up_resolves_every_deployment_and_loads_weights() -> None:
     typo, _, _ = make_router({}, llm("nope:model"))
     with pytest.raises(ProviderError, match="unknown provider 'nope'"):
         typo.warm_up()
+
+
+def test_cost_events_name_the_requests_prompt_template(tmp_path: Path) -> None:
+    small = ScriptModel("small", ["an answer"])
+    cache = SqliteCache(tmp_path / "cache.sqlite", ttl_s=60)
+    config = llm(cache=CacheConfig(path=tmp_path / "cache.sqlite"))
+    router, sink, _ = make_router({"small": small}, config, cache=cache)
+    templated = dataclasses.replace(REQUEST, prompt="grounded-answer@1")
+    router.complete(templated, request_id="called")
+    router.complete(templated, request_id="hit")  # the exact cache answers, at $0
+    list(router.stream(dataclasses.replace(templated, prompt="condense@1"), request_id="s"))
+    router.complete(ChatRequest(messages=(Message("user", "Other?"),), max_tokens=5))
+    assert [(e.request_id, e.cache, e.prompt) for e in sink.events][:3] == [
+        ("called", None, "grounded-answer@1"),
+        ("hit", "exact", "grounded-answer@1"),
+        ("s", None, "condense@1"),
+    ]
+    assert sink.events[3].prompt is None  # a request built without a template
+    cache.close()

@@ -110,3 +110,16 @@ def test_bad_syntax_names_the_accepted_forms(expr: str, why: str) -> None:
         parse_filters([expr])
     assert why in str(info.value)
     assert ACCEPTED_FORMS in str(info.value)
+
+
+@pytest.mark.parametrize("expr", ["a..b=1", "a.=2", "meta.=x", ".a=1"])
+def test_a_key_that_is_no_payload_path_is_refused(expr: str) -> None:
+    """Qdrant refuses such keys ("invalid JSON path"): a 500 once, now a clear refusal."""
+    with pytest.raises(ValueError, match="expected key, an operator and a value"):
+        parse_filters([expr])
+
+
+def test_dotted_and_dashed_paths_are_keys() -> None:
+    assert parse_filters(["meta.author-name.first=Ada"]) == Filter(
+        must=(Match("meta.author-name.first", "Ada"),)
+    )

@@ -22,18 +22,68 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from pydantic import ConfigDict
 from pydantic.dataclasses import dataclass
 
-Role = Literal["system", "user", "assistant"]
-FinishReason = Literal["stop", "length"]
+Role = Literal["system", "developer", "user", "assistant", "tool"]
+FinishReason = Literal["stop", "length", "tool_calls"]
 CacheKind = Literal["exact", "semantic"]
 _CONFIG = ConfigDict(extra="forbid", arbitrary_types_allowed=False)
 
 
 @dataclass(frozen=True, slots=True, config=_CONFIG)
+class ToolCall:
+    """A model's request to call a function: ToolCall("call_1", "get_weather", '{"city": "Oslo"}').
+
+    `arguments` is the JSON text as the model wrote it (it may not parse: the caller checks)."""
+
+    id: str
+    name: str
+    arguments: str = "{}"
+
+
+@dataclass(frozen=True, slots=True, config=_CONFIG)
+class Tool:
+    """A function the model may call: its name, what it does and its JSON-schema parameters.
+
+    Tool("get_weather", "Current weather of a city", {"type": "object", "properties": {...}})
+    """
+
+    name: str
+    description: str = ""
+    parameters: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    strict: bool | None = None
+
+
+@dataclass(frozen=True, slots=True, config=_CONFIG)
 class Message:
-    """One chat message."""
+    """One chat message. An assistant message may carry `tool_calls`; a "tool" message answers
+    one of them (`tool_call_id`). "developer" is OpenAI's newer name for "system"."""
 
     role: Role
     content: str
+    name: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, config=_CONFIG)
+class Sampling:
+    """OpenAI's optional sampling and bookkeeping parameters; None (the default) = not asked.
+
+    A provider that cannot honour one drops it and says so (`Completion.dropped`).
+    """
+
+    top_p: float | None = None
+    seed: int | None = None
+    frequency_penalty: float | None = None
+    presence_penalty: float | None = None
+    logit_bias: Mapping[str, float] | None = None
+    top_logprobs: int | None = None
+    user: str | None = None
+    metadata: Mapping[str, str] | None = None
+    parallel_tool_calls: bool | None = None
+
+    def given(self) -> tuple[str, ...]:
+        """The names of the parameters set (not None), in field order."""
+        return tuple(f.name for f in dataclasses.fields(self) if getattr(self, f.name) is not None)
 
 
 @dataclass(frozen=True, slots=True, config=_CONFIG)
@@ -43,8 +93,11 @@ class ChatRequest:
     `model` names a model when a provider serves several (None: the provider's own);
     `temperature` None means the provider's configured default (0 for `local`).
     `json_schema` / `regex` constrain the output (vLLM's guided decoding); a provider that
-    cannot honour them raises `BadRequest`. `logprobs` asks OpenAI-format servers for token
-    log-probabilities, from which `Completion.confidence` is computed (others ignore it).
+    cannot honour them raises `BadRequest`; `json_object` asks for any JSON object (OpenAI's
+    JSON mode). `logprobs` asks OpenAI-format servers for token log-probabilities, from which
+    `Completion.confidence` is computed (others ignore it). `tools` and `tool_choice` ("auto",
+    "none", "required" or a tool's name) offer functions to call. `prompt` names the template
+    ("grounded-answer@2") the messages were rendered from, for the cost events.
 
         ChatRequest(messages=(Message("system", rules), Message("user", prompt)), max_tokens=256)
     """
@@ -57,6 +110,11 @@ class ChatRequest:
     json_schema: Mapping[str, Any] | None = None
     regex: str | None = None
     logprobs: bool = False  # ask for token log-probabilities: Completion.confidence
+    json_object: bool = False
+    tools: tuple[Tool, ...] = ()
+    tool_choice: str | None = None
+    sampling: Sampling = Sampling()
+    prompt: str | None = None
 
     def __post_init__(self) -> None:
         if not self.messages:
@@ -67,6 +125,22 @@ class ChatRequest:
             raise ValueError(f"temperature must be in [0, 2], got {self.temperature}")
         if self.json_schema is not None and self.regex is not None:
             raise ValueError("give json_schema or regex, not both")
+        if self.tool_choice not in (None, "auto", "none", "required") and self.tool_choice not in {
+            t.name for t in self.tools
+        }:
+            raise ValueError(f"tool_choice {self.tool_choice!r} names no tool of the request")
+
+    def options(self) -> tuple[str, ...]:
+        """The optional OpenAI parameters this request sets, by their wire names: what a
+        provider compares with what it honours (`unhonoured`)."""
+        names = list(self.sampling.given())
+        if self.tools:
+            names.append("tools")
+        if self.tool_choice is not None:
+            names.append("tool_choice")
+        if self.logprobs:
+            names.append("logprobs")
+        return tuple(names)
 
     def with_default_temperature(self, temperature: float | None) -> ChatRequest:
         """This request, with `temperature` filled in if it names none (a provider's default)."""
@@ -76,17 +150,29 @@ class ChatRequest:
 
     @property
     def system(self) -> str:
-        """The system messages joined (Anthropic takes them apart from the conversation)."""
-        return "\n\n".join(m.content for m in self.messages if m.role == "system")
+        """The system (and developer) messages joined (Anthropic takes them apart)."""
+        return "\n\n".join(m.content for m in self.messages if m.role in INSTRUCTION_ROLES)
+
+
+INSTRUCTION_ROLES = frozenset({"system", "developer"})
+
+
+def unhonoured(request: ChatRequest, honours: frozenset[str]) -> tuple[str, ...]:
+    """The optional parameters of `request` a provider honouring `honours` drops.
+
+    unhonoured(request, frozenset({"top_p", "seed"}))   # ("metadata",) if metadata was set
+    """
+    return tuple(name for name in request.options() if name not in honours)
 
 
 @dataclass(frozen=True, slots=True, config=_CONFIG)
 class Usage:
     """Tokens read and written by one call.
 
-    `source` says whether the provider reported the counts or ragline counted them with
-    tiktoken; `cached_in` is the part of `tokens_in` the provider served from its prompt
-    cache (priced at the cached-input rate).
+    `source` says whether the provider reported the counts or ragline counted them (the
+    local model's tokenizer over its chat template, else tiktoken plus template overhead);
+    `cached_in` is the part of `tokens_in` the provider served from its prompt cache (priced
+    at the cached-input rate).
     """
 
     tokens_in: int
@@ -106,6 +192,18 @@ class Usage:
 
 
 @dataclass(frozen=True, slots=True, config=_CONFIG)
+class TokenLogprob:
+    """One generated token's log-probability, and the most likely alternatives at its place.
+
+    TokenLogprob("Paris", -0.01, (("Paris", -0.01), ("London", -4.7)))
+    """
+
+    token: str
+    logprob: float
+    top: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass(frozen=True, slots=True, config=_CONFIG)
 class Completion:
     """A provider's answer to one `ChatRequest`; `usage` is always filled.
 
@@ -113,7 +211,11 @@ class Completion:
     `finish_reason` is "length" when `max_tokens` cut the text short. The router fills
     `cost_usd` from the pricing table, `cache` when the answer came from a cache, and
     `attempts` with the deployments it tried in order. `confidence` (0-1) is the mean token
-    probability where the provider returns log-probabilities, else None.
+    probability where the provider returns log-probabilities, else None. `tool_calls` holds
+    the functions the model asked for (finish_reason "tool_calls"); `dropped` names the
+    request's optional parameters the provider could not honour. `logprobs` holds the answer's
+    tokens with their log-probabilities when the request asked (`logprobs`) and the provider
+    returns them (OpenAI-format servers, the local model).
     """
 
     text: str
@@ -125,16 +227,22 @@ class Completion:
     cache: CacheKind | None = None
     attempts: tuple[str, ...] = ()
     confidence: float | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    dropped: tuple[str, ...] = ()
+    logprobs: tuple[TokenLogprob, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, config=_CONFIG)
 class StreamChunk:
-    """A piece of a streamed answer. The last chunk has `finish_reason` and `usage` set."""
+    """A piece of a streamed answer. The last chunk has `finish_reason` and `usage` set; a
+    tool call arrives whole, in one chunk; the first chunk names the `dropped` parameters."""
 
     text: str
     model: str
     finish_reason: FinishReason | None = None
     usage: Usage | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    dropped: tuple[str, ...] = ()
 
 
 @runtime_checkable

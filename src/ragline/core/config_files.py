@@ -2,6 +2,7 @@
 checkout ragline runs from (an editable install).
 
     locate_config(Path("configs/pricing.yaml"))   # ./configs/pricing.yaml, else the checkout's
+    config_dirs(Path("configs/prompts"))          # ./configs/prompts, then the checkout's
 """
 
 from __future__ import annotations
@@ -19,3 +20,16 @@ def locate_config(path: Path) -> Path:
         return path
     shipped = REPO_ROOT / "configs" / path.name
     return shipped if shipped.exists() else path
+
+
+def config_dirs(path: Path) -> tuple[Path, ...]:
+    """The folders a layered lookup searches, in order: `path` itself (relative to the working
+    directory), then the checkout's configs/ folder of that name; only those that exist, each
+    once. Files of the first folder shadow those of the later ones with the same name."""
+    candidates = [path] if path.is_absolute() else [path, REPO_ROOT / "configs" / path.name]
+    found: list[Path] = []
+    for folder in candidates:
+        resolved = folder.resolve()
+        if resolved.is_dir() and resolved not in found:
+            found.append(resolved)
+    return tuple(found)

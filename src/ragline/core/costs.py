@@ -31,6 +31,11 @@ from ragline.core.chat import Usage
 from ragline.core.pricing import from_nanos, to_nanos
 
 CostKind = Literal["llm", "embedding", "vector_db", "prediction"]
+# `CostEvent.cache` of a semantic hit checked by the false-hit audit (at most 16 characters:
+# the ledger's `cache` column); `AUDITS` are both.
+AUDITED_HIT = "semantic-audit"
+FALSE_HIT = "semantic-false"
+AUDITS = (AUDITED_HIT, FALSE_HIT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +45,12 @@ class CostEvent:
     `units` counts what the kind is billed by: tokens (in + out) for "llm" and "embedding",
     operations (queries + points written) for "vector_db", rows for "prediction". `cache` is
     "exact"/"semantic" when the answer came from a cache (then `usd` is 0), `route` the routing
-    policy that chose the model.
+    policy that chose the model, `prompt` the template the request was rendered from
+    ("grounded-answer@1", `ragline.core.prompts`; None for requests built without one).
+    A semantic hit the router re-checked against the model (the false-hit audit) is
+    `AUDITED_HIT` when the model agreed and the hit was served, `FALSE_HIT`
+    (no tokens, $0) when it did not and the model's answer was served instead; the audit's
+    model call is an ordinary priced event besides, so the ledger counts audits per model/day.
 
         CostEvent("llm", "openai:gpt-4o-mini", 1200, 300, 1000, 1500.0, Decimal("0.0003"),
                   request_id="r1", ts=time.time(), key="alice")
@@ -58,6 +68,7 @@ class CostEvent:
     key: str | None = None
     route: str | None = None
     cache: str | None = None
+    prompt: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in get_args(CostKind):
@@ -205,9 +216,11 @@ def llm_event(
     key: str | None = None,
     route: str | None = None,
     cache: str | None = None,
+    prompt: str | None = None,
     clock: Callable[[], float] = time.time,
 ) -> CostEvent:
-    """The cost event of one chat call ("provider:model", its usage and its priced cost)."""
+    """The cost event of one chat call ("provider:model", its usage and its priced cost);
+    `prompt` is the request's template id (`ChatRequest.prompt`)."""
     return CostEvent(
         kind="llm",
         model=model,
@@ -221,6 +234,7 @@ def llm_event(
         key=key,
         route=route,
         cache=cache,
+        prompt=prompt,
     )
 
 
@@ -240,3 +254,30 @@ def work_event(
     """
     request_id, key = billed_to()
     return CostEvent(kind, model, tokens, 0, 0, units, usd, request_id, clock(), key=key)
+
+
+@contextmanager
+def request_scope(request_id: str, key: str | None) -> Iterator[None]:
+    """Work done inside (metered embeddings of the semantic cache) is billed to `request_id`:
+    the open cost scope's when it is that request's, else a scope of its own.
+
+    with request_scope("req-1", "alice"): embedder.embed(texts)
+    """
+    scope = current_scope()
+    if scope is not None and scope.request_id == request_id:
+        yield
+        return
+    with cost_scope(request_id, key):
+        yield
+
+
+def billing(key: str | None, request_id: str | None) -> tuple[str | None, str]:
+    """The key and request id a call is billed to: the ones given, else the open cost scope's
+    (a front door's request), else a fresh id.
+
+    billing(None, None)       # ("alice", "req-1") inside cost_scope("req-1", "alice")
+    """
+    scope = current_scope()
+    if scope is not None:
+        return key or scope.key, request_id or scope.request_id
+    return key, request_id or uuid.uuid4().hex

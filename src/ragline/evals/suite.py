@@ -24,6 +24,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ragline.core.prompts import PromptError
+from ragline.evals.judges.judge import DEFAULT_PROMPT_VERSION, MetricName, judge_prompt
 from ragline.evals.judges.judge import METRICS as JUDGE_METRICS
 from ragline.evals.metrics import generation
 from ragline.evals.result import Aggregate
@@ -86,6 +88,9 @@ class DatasetSpec(_Strict):
 class JudgeSpec(_Strict):
     """Who grades the LLM-judged metrics: a router model, through our prompts or ragas.
 
+    `prompt_version` picks our templates, configs/prompts/judge-<metric>/v<N>.yaml, for every
+    judged metric (one version number for the family; ragas brings its own prompts).
+
     Example:
         >>> JudgeSpec(model="openai:gpt-4o-mini", via="ragas").workers
         4
@@ -96,6 +101,7 @@ class JudgeSpec(_Strict):
     workers: int = Field(4, ge=1, le=64)
     max_tokens: int | None = Field(None, ge=16)
     retry_unparseable: bool = True
+    prompt_version: int = Field(DEFAULT_PROMPT_VERSION, ge=1)
 
 
 class Anchor(_Strict):
@@ -195,6 +201,18 @@ class SuiteConfig(_Strict):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _judge_prompts_exist(self) -> SuiteConfig:
+        """Every judged metric's template at the chosen version, found and usable, before
+        anything is ingested or asked."""
+        version = self.judge.prompt_version if self.judge is not None else DEFAULT_PROMPT_VERSION
+        for metric in self.judge_prompts:
+            try:
+                judge_prompt(metric, version)
+            except PromptError as exc:
+                raise ValueError(f"judge.prompt_version: {exc}") from None
+        return self
+
     @property
     def collection_name(self) -> str:
         """The collection the suite's corpus is ingested into."""
@@ -209,6 +227,13 @@ class SuiteConfig(_Strict):
     def judged_metrics(self) -> tuple[str, ...]:
         """The suite's LLM-judged metrics, in its order."""
         return tuple(m for m in self.metrics if m in JUDGE_METRICS)
+
+    @property
+    def judge_prompts(self) -> tuple[MetricName, ...]:
+        """The judged metrics graded through our templates (none when ragas judges)."""
+        if self.judge is None or self.judge.via != "ragline":
+            return ()
+        return tuple(m for m in JUDGE_METRICS if m in self.metrics)
 
 
 def known_metrics(ks: Sequence[int], kind: str = "beir") -> frozenset[str]:

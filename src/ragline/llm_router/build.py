@@ -23,13 +23,13 @@ from ragline.core.costs import CostSink, MemorySink
 from ragline.core.embedding import Embedder
 from ragline.core.index import VectorIndex
 from ragline.core.pricing import Prices, PriceTable
-from ragline.llm_router.breaker import CircuitBreaker, MemoryBreakerStore, RedisBreakerStore
-from ragline.llm_router.budgets import Budgets, RedisBudgetStore
 from ragline.llm_router.caches.exact import ExactCache, open_cache
 from ragline.llm_router.caches.semantic import SemanticCache
 from ragline.llm_router.config import LlmConfig
 from ragline.llm_router.errors import Unavailable
-from ragline.llm_router.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from ragline.llm_router.guards.breaker import CircuitBreaker, MemoryBreakerStore, RedisBreakerStore
+from ragline.llm_router.guards.budgets import Budgets, RedisBudgetStore
+from ragline.llm_router.guards.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from ragline.llm_router.registry import Registry, builtin_registry
 from ragline.llm_router.router import Router, RouterParts
 

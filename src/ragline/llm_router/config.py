@@ -12,16 +12,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from ragline.core.strict import Strict
-from ragline.llm_router.breaker import BreakerConfig
-from ragline.llm_router.budgets import BudgetConfig
 from ragline.llm_router.caches.exact import CacheConfig
 from ragline.llm_router.caches.semantic import SemanticCacheConfig
-from ragline.llm_router.policies import Deployment
-from ragline.llm_router.ratelimit import RateLimitConfig
-from ragline.llm_router.retry import RetryConfig
+from ragline.llm_router.guards.breaker import BreakerConfig
+from ragline.llm_router.guards.budgets import BudgetConfig
+from ragline.llm_router.guards.ratelimit import RateLimitConfig
+from ragline.llm_router.guards.retry import RetryConfig
+from ragline.llm_router.policies import DEFAULT_TIERS, Deployment, unranked_tiers
 
 
 class LocalConfig(Strict):
@@ -52,6 +52,16 @@ class ExtractiveConfig(Strict):
     min_words: int = Field(4, ge=1, description="shorter sentences (headings, labels) are skipped")
 
 
+# How an OpenAI-format server is asked for JSON that follows a schema: OpenAI's response_format
+# json_schema; vLLM's guided_json body field; or {"type": "json_object", "schema": ...}, the
+# form llama.cpp's server (llama-cpp-python) takes (it refuses the json_schema form).
+StructuredForm = Literal["json_schema", "guided", "json_object"]
+STRUCTURED_HELP = (
+    "how a JSON schema is sent: json_schema (OpenAI), guided (vLLM guided_json), "
+    "json_object (llama.cpp's server)"
+)
+
+
 class OpenAIConfig(Strict):
     """The `openai` provider: the official SDK against api.openai.com or any compatible URL."""
 
@@ -59,6 +69,7 @@ class OpenAIConfig(Strict):
     api_key_env: str = Field("OPENAI_API_KEY", description="env var holding the key")
     timeout_s: float = Field(60.0, gt=0, description="per-call limit")
     model: str = Field("gpt-4o-mini", description="model when the spec names none")
+    structured_output: StructuredForm = Field("json_schema", description=STRUCTURED_HELP)
     temperature: float | None = Field(
         0.0, ge=0, le=2, description="when a request names none; null: the server's own default"
     )
@@ -71,6 +82,7 @@ class VllmConfig(Strict):
     api_key_env: str = Field("VLLM_API_KEY", description="env var; vLLM accepts any key if unset")
     timeout_s: float = Field(60.0, gt=0)
     model: str | None = Field(None, description="null: the first model the server lists")
+    structured_output: StructuredForm = Field("guided", description=STRUCTURED_HELP)
     temperature: float | None = Field(
         0.0, ge=0, le=2, description="when a request names none; null: the server's own default"
     )
@@ -89,12 +101,33 @@ class AnthropicConfig(Strict):
 
 
 class CascadeConfig(Strict):
-    """When the cascade policy escalates from a smaller deployment to the next larger one."""
+    """The order the cascade policy tries deployments in, and when it escalates to the next.
 
+        CascadeConfig(tiers=("small", "medium", "large"), min_confidence=0.6)
+
+    Deployments go by tier in the order of `tiers` (cheapest first), then by `quality` (low to
+    high) within a tier. With policy cascade, a deployment whose tier is not listed is a
+    configuration error: its place in the order cannot be guessed.
+    """
+
+    tiers: tuple[str, ...] = Field(
+        DEFAULT_TIERS,
+        min_length=1,
+        description="deployment tiers, cheapest first: the cascade's order (quality within one)",
+    )
     min_confidence: float | None = Field(
         None, ge=0, le=1, description="escalate below this mean token probability, if reported"
     )
     abstain_phrases: tuple[str, ...] = ("I don't have enough information",)
+
+    @field_validator("tiers")
+    @classmethod
+    def _distinct_tiers(cls, tiers: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(tiers)) != len(tiers) or not all(t and t == t.strip() for t in tiers):
+            raise ValueError(
+                f"llm.cascade.tiers {list(tiers)} must name each tier once, without blanks"
+            )
+        return tiers
 
 
 class LlmConfig(Strict):
@@ -103,8 +136,8 @@ class LlmConfig(Strict):
     `provider` is "name" or "name:model" (e.g. "openai:gpt-4o-mini", "local:/path/model.gguf");
     with `policy: fixed` it is the model asked first. `fallbacks` are tried in order when the
     chosen deployments fail (`extractive` never fails: keep it last). Other policies pick from
-    `deployments`: `cascade` (small -> large by quality), `cost` (the cheapest of `tier`) and
-    `ab` (weighted, sticky per key).
+    `deployments`: `cascade` (small -> large: by `cascade.tiers`, then quality), `cost` (the
+    cheapest of `tier`) and `ab` (weighted, sticky per key).
 
     The default is `extractive`: the packaged local model (SmolLM2-135M-Instruct) is too small
     to follow the grounding rules (it repeats itself, answers from its own knowledge and rarely
@@ -116,6 +149,9 @@ class LlmConfig(Strict):
     policy: Literal["fixed", "cascade", "cost", "ab"] = "fixed"
     deployments: tuple[Deployment, ...] = ()
     tier: str = Field("default", description="cost policy: the quality tier to pick from")
+    max_repairs: int = Field(
+        2, ge=0, le=5, description="structured output: re-asks with the validation errors"
+    )
     cascade: CascadeConfig = CascadeConfig()
     retry: RetryConfig = RetryConfig()
     breaker: BreakerConfig = BreakerConfig()
@@ -139,5 +175,12 @@ class LlmConfig(Strict):
             raise ValueError(
                 f"llm.policy {self.policy!r} picks from llm.deployments, which is empty; "
                 "list them (model, tier, weight, quality) or use policy 'fixed'"
+            )
+        unranked = unranked_tiers(self.deployments, self.cascade.tiers)
+        if self.policy == "cascade" and unranked:
+            raise ValueError(
+                f"llm.deployments use tiers {unranked} that llm.cascade.tiers "
+                f"{list(self.cascade.tiers)} does not rank; add them there (cheapest first) "
+                "or give those deployments a listed tier"
             )
         return self

@@ -9,7 +9,8 @@ ProviderError            root: a chat model could not produce a completion
  ├── ServerError         the provider failed (5xx, broken response); a retry may succeed
  ├── BadRequest          the request itself is wrong (too long, bad parameter); do not retry
  ├── AuthError           the key is missing, wrong or not allowed; the message names the variable
- └── BudgetExceeded      a ragline budget (per key, day or month) would be passed; not sent
+ ├── BudgetExceeded      a ragline budget (per key, day or month) would be passed; not sent
+ └── InvalidOutput       structured output: the reply still failed its schema after the repairs
 
 `retryable(error)` says whether sending the same request again may succeed.
 """
@@ -63,9 +64,32 @@ class BudgetExceeded(ProviderError):
         self.budget = budget
 
 
+class InvalidOutput(ProviderError):
+    """The model's reply did not validate against the requested schema, repairs included;
+    `text` is its last reply."""
+
+    def __init__(self, message: str, text: str) -> None:
+        super().__init__(message)
+        self.text = text
+
+
 RETRYABLE: tuple[type[ProviderError], ...] = (Timeout, RateLimited, ServerError)
 
 
 def retryable(error: BaseException) -> bool:
     """True for errors where the same request, sent again later, may succeed."""
     return isinstance(error, RETRYABLE)
+
+
+def first_error(errors: list[ProviderError], tried: list[str]) -> ProviderError:
+    """The error to raise when every deployment in `tried` failed: the first that is not a
+    budget refusal, with the others and the order tried in its notes."""
+    names = ", ".join(tried)
+    if not errors:
+        return Unavailable(f"no deployment could serve the request (tried {names})")
+    first = next((e for e in errors if not isinstance(e, BudgetExceeded)), errors[0])
+    for other in errors:
+        if other is not first:
+            first.add_note(f"also: {type(other).__name__}: {other}")
+    first.add_note(f"tried in order: {names}")
+    return first

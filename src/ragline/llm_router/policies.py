@@ -1,8 +1,8 @@
 """Routing policies: pure functions that order or choose deployments, and decide escalation.
 
-    deployments = [Deployment(model="openai:gpt-4.1-nano", quality=1),
-                   Deployment(model="openai:gpt-4.1", quality=3)]
-    cascade_order(deployments)                       # small -> large
+    deployments = [Deployment(model="openai:gpt-4.1-nano", tier="cheap", quality=1),
+                   Deployment(model="openai:gpt-4.1", tier="smart", quality=3)]
+    cascade_order(deployments, tiers=("cheap", "default", "smart"))   # by tier, then quality
     escalation(completion, min_confidence=0.6, validate=None, abstain_phrases=ABSTAIN)
     ab_order(deployments, sticky_key=user_id)        # the user's arm first, the rest as fallbacks
 
@@ -33,7 +33,9 @@ class Deployment(Strict):
     model: str = Field(
         description='"provider:model" (e.g. "openai:gpt-4o-mini"), or "provider" for its default'
     )
-    tier: str = "default"
+    tier: str = Field(
+        "default", description="cascade: ranked by llm.cascade.tiers; cost: the pool it picks from"
+    )
     weight: float = Field(1.0, gt=0, allow_inf_nan=False, description="share of A/B traffic")
     quality: int = Field(0, description="higher is better; a cascade goes from low to high")
 
@@ -56,9 +58,28 @@ def fixed(deployments: Sequence[Deployment], name: str) -> list[Deployment]:
     raise ValueError(f'no deployment for model "{name}"; known models: {known}')
 
 
-def cascade_order(deployments: Sequence[Deployment]) -> list[Deployment]:
-    """Cheapest-first cascade: quality ascending, ties by model name (then as given)."""
-    return sorted(deployments, key=lambda d: (d.quality, d.model))
+DEFAULT_TIERS = ("cheap", "default", "smart")
+
+
+def unranked_tiers(deployments: Sequence[Deployment], tiers: Sequence[str]) -> list[str]:
+    """The deployments' tiers that `tiers` does not rank, sorted (empty: all are ranked)."""
+    return sorted({d.tier for d in deployments} - set(tiers))
+
+
+def cascade_order(
+    deployments: Sequence[Deployment], tiers: Sequence[str] = DEFAULT_TIERS
+) -> list[Deployment]:
+    """Cheapest-first cascade: by tier in the order of `tiers` (lowest first), then quality
+    ascending, ties by model name (then as given). A tier `tiers` does not rank is an error:
+    guessing its place could put the dearest model first."""
+    unknown = unranked_tiers(deployments, tiers)
+    if unknown:
+        raise ValueError(
+            f"deployment tiers {unknown} are not ranked by the cascade's tiers {list(tiers)}; "
+            "add them to llm.cascade.tiers (cheapest first) or fix the deployments' tier"
+        )
+    rank = {tier: position for position, tier in enumerate(tiers)}
+    return sorted(deployments, key=lambda d: (rank[d.tier], d.quality, d.model))
 
 
 EscalationReason = Literal["low_confidence", "invalid_output", "abstained"]

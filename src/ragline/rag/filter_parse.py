@@ -32,7 +32,11 @@ ACCEPTED_FORMS = (
 )
 DATE_KEYS = frozenset({"date_created"})
 
-_EXPR = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.\-]*)\s*(>=|<=|!=|=|>|<)\s*(.*?)\s*$", re.DOTALL)
+# a key is a payload path: dot-separated names, no empty part ("a..b" and "a." are not paths)
+_EXPR = re.compile(
+    r"^\s*([A-Za-z_][A-Za-z0-9_\-]*(?:\.[A-Za-z0-9_\-]+)*)\s*(>=|<=|!=|=|>|<)\s*(.*?)\s*$",
+    re.DOTALL,
+)
 _INT = re.compile(r"^[+-]?\d+$")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")

@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 
 from ragline.core.strict import Strict
-from ragline.llm_router.ratelimit import RateLimitConfig
+from ragline.llm_router.guards.ratelimit import RateLimitConfig
 
 OVERRIDABLE = ("llm", "retrieval", "answer", "rerank")
 

@@ -36,6 +36,7 @@ from ragline.rag.config import (
 )
 from ragline.rag.rerank import RerankConfig
 from ragline.rag.retrieve import RetrievalConfig
+from ragline.serving.conversations.config import ConversationsConfig
 from ragline.serving.errors import ConfigError
 from ragline.serving.serve_config import ServeConfig
 
@@ -67,6 +68,7 @@ class Settings(BaseSettings):
     ml: MltrackConfig = MltrackConfig()
     costs: CostsConfig = CostsConfig()
     monitor: MonitorConfig = MonitorConfig()
+    conversations: ConversationsConfig = ConversationsConfig()
 
     @classmethod
     def settings_customise_sources(

@@ -30,6 +30,7 @@ from ragline.serving.settings import Settings
 
 if TYPE_CHECKING:
     from ragline.llm_router.router import Router
+    from ragline.serving.conversations.protocol import ConversationStore
 
 SEMANTIC_CACHE_COLLECTION = "ragline_semantic_cache"
 
@@ -147,6 +148,14 @@ def build_semantic_index(settings: Settings) -> VectorIndex:
     root = path if path.is_absolute() else settings.data_dir / path.name
     config = settings.store.model_copy(update={"wal": True})  # one upsert per model call
     return default_stores().get(config.backend).open(config, root, SEMANTIC_CACHE_COLLECTION)
+
+
+def build_conversations(settings: Settings) -> ConversationStore:
+    """The conversation store `conversations.backend` names (SQLite under `data_dir` by
+    default; Redis or PostgreSQL connect on first use). The caller closes it."""
+    from ragline.serving.conversations.backends import open_conversations
+
+    return open_conversations(settings.conversations, settings.data_dir)
 
 
 def build_chat_router(

@@ -26,10 +26,10 @@ from ragline.core.embedding import EmbedKind
 from ragline.core.pricing import Price, Prices, PriceTable
 from ragline.evals.judges.judge import FAILURE_KINDS, JudgeItem, JudgeRun, MetricName
 from ragline.evals.judges.ragas import EmbedderEmbeddings, ragas_judge_all
-from ragline.llm_router.breaker import CircuitBreaker
-from ragline.llm_router.budgets import Budgets
 from ragline.llm_router.caches.exact import SqliteCache
 from ragline.llm_router.config import LlmConfig
+from ragline.llm_router.guards.breaker import CircuitBreaker
+from ragline.llm_router.guards.budgets import Budgets
 from ragline.llm_router.langchain_chat import RouterChatModel
 from ragline.llm_router.registry import builtin_registry
 from ragline.llm_router.router import Router, RouterParts

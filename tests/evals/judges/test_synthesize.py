@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from ragline.core.prompts import PromptError
 from ragline.evals.datasets import GoldenItem, load_golden_jsonl
 from ragline.evals.judges.protocol import JudgeModel, JudgeReply
 from ragline.evals.judges.synthesize import (
     FAILURE_REASONS,
     MIN_WORDS,
-    SYSTEM,
     SourceChunk,
     UnparseableReply,
     golden_record,
@@ -26,10 +26,12 @@ from ragline.evals.judges.synthesize import (
     prompt_for,
     sample_chunks,
     synthesize,
+    synthesize_prompt,
     write_golden_jsonl,
 )
 
 pytestmark = pytest.mark.unit
+SYSTEM = synthesize_prompt().system
 
 Script = str | JudgeReply | Exception
 _MARK = re.compile(r"\bMARK-(\w+)\b")
@@ -329,3 +331,13 @@ def test_writing_refuses_what_the_loader_would_refuse(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"\['question'\] clash"):
         golden_record(GoldenItem("g1", "Why?", metadata={"question": "x"}))
     assert not path.exists()
+
+
+def test_a_run_names_its_template_and_a_missing_version_fails_first() -> None:
+    generator = ScriptedGenerator({"one": [qa("Why does dough rise?", "Yeast ferments sugar.")]})
+    run = synthesize([chunk("one")], generator)
+    assert run.prompt == "synthesize@1" == synthesize_prompt().id
+    silent = ScriptedGenerator({})
+    with pytest.raises(PromptError, match=r"no version 9 of prompt template 'synthesize'"):
+        synthesize([chunk("one")], silent, prompt_version=9)
+    assert silent.calls == []

@@ -8,7 +8,7 @@ import json
 import httpx2
 import pytest
 
-from ragline.core.chat import ChatRequest, Message, StreamChunk, Usage
+from ragline.core.chat import ChatRequest, Message, Sampling, StreamChunk, Tool, ToolCall, Usage
 from ragline.llm_router import LlmConfig, resolve
 from ragline.llm_router.config import AnthropicConfig
 from ragline.llm_router.errors import (
@@ -202,10 +202,6 @@ def test_a_missing_key_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> No
 @pytest.mark.parametrize(
     ("request_", "words"),
     [
-        (
-            ChatRequest(messages=REQUEST.messages, json_schema={"type": "object"}),
-            "use openai or vllm",
-        ),
         (ChatRequest(messages=REQUEST.messages, regex="[a-z]+"), "regex.*use vllm"),
         (ChatRequest(messages=(Message("system", "rules only"),)), "needs a user message"),
     ],
@@ -270,3 +266,91 @@ def test_no_answer_is_a_timeout_and_no_connection_unavailable(
     model = AnthropicChatModel(settings, http_client=client)
     with pytest.raises(error, match=words):
         model.complete(REQUEST)
+
+
+WEATHER = Tool("get_weather", "Current weather", {"type": "object", "properties": {}})
+TOOL_USE = {
+    **MESSAGE,
+    "content": [
+        {"type": "text", "text": "Let me look."},
+        {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Oslo"}},
+    ],
+    "stop_reason": "tool_use",
+}
+
+
+def test_tools_and_tool_results_map_to_anthropic_blocks(fake: MessagesFake) -> None:
+    history = (
+        Message("user", "Weather in Oslo?"),
+        Message(
+            "assistant", "", tool_calls=(ToolCall("toolu_0", "get_weather", '{"city":"Oslo"}'),)
+        ),
+        Message("tool", '{"sky": "clear"}', tool_call_id="toolu_0"),
+    )
+    request = ChatRequest(
+        messages=history,
+        tools=(WEATHER,),
+        tool_choice="get_weather",
+        sampling=Sampling(top_p=0.5, seed=3, parallel_tool_calls=False),
+    )
+    done = model_for(fake).complete(request)
+    sent = fake.body()
+    assert sent["tools"] == [
+        {
+            "name": "get_weather",
+            "description": "Current weather",
+            "input_schema": WEATHER.parameters,
+        }
+    ]
+    assert sent["tool_choice"] == {
+        "type": "tool",
+        "name": "get_weather",
+        "disable_parallel_tool_use": True,
+    }
+    assert sent["top_p"] == 0.5
+    assert sent["messages"] == [
+        {"role": "user", "content": "Weather in Oslo?"},
+        {
+            "role": "assistant",
+            "content": [
+                {
+                    "type": "tool_use",
+                    "id": "toolu_0",
+                    "name": "get_weather",
+                    "input": {"city": "Oslo"},
+                }
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": "toolu_0", "content": '{"sky": "clear"}'}
+            ],
+        },
+    ]
+    assert done.dropped == ("seed",)  # Anthropic has no seed
+
+
+def test_tool_use_comes_back_as_tool_calls(fake: MessagesFake) -> None:
+    fake_answer = TOOL_USE
+
+    def handle(request: httpx2.Request) -> httpx2.Response:
+        fake.requests.append(request)
+        return httpx2.Response(200, json=fake_answer)
+
+    client = httpx2.Client(transport=httpx2.MockTransport(handle))
+    model = AnthropicChatModel(
+        AnthropicConfig(api_key_env=KEY_ENV, model=MODEL), http_client=client
+    )
+    done = model.complete(ChatRequest(messages=(Message("user", "Weather?"),), tools=(WEATHER,)))
+    assert done.tool_calls == (ToolCall("toolu_1", "get_weather", '{"city": "Oslo"}'),)
+    assert done.finish_reason == "tool_calls" and done.text == "Let me look."
+
+
+def test_json_schema_is_asked_for_in_the_system_prompt(fake: MessagesFake) -> None:
+    model_for(fake).complete(ChatRequest(messages=REQUEST.messages, json_schema={"type": "object"}))
+    system = fake.body()["system"]
+    assert isinstance(system, str)
+    assert system.endswith(
+        'Reply with only one JSON object that matches this JSON schema: {"type":"object"}'
+    )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -15,7 +16,7 @@ from urllib.parse import urlparse
 import pytest
 import sqlalchemy as sa
 
-from ragline.core.costs import CostEvent
+from ragline.core.costs import AUDITED_HIT, FALSE_HIT, CostEvent
 from ragline.core.pricing import from_nanos, to_nanos
 from ragline.core.testing import CostSinkConformance, SinkUnderTest
 from ragline.mltrack.costs.budget import budget_status
@@ -207,7 +208,37 @@ def test_a_ledger_written_by_an_older_ragline_keeps_its_rows(tmp_path: Path) -> 
     assert ledger.breakdown("old") == {"llm": Decimal("0.0000007")}
     [old, new] = ledger.events()
     assert (old.cached_in, old.cache) == (0, None) and new == EVENTS[0]
+    assert [(r.group, r.audited, r.false_hits) for r in ledger.report()] == [
+        ("m", 0, 0),
+        ("openai:gpt-4o-mini", 0, 0),
+    ]  # no audits before there was a column to mark them in
     ledger.close()
+
+
+def audit_events() -> list[CostEvent]:
+    """Semantic-cache hits of two models over two days: 3 audited on gpt-4o-mini (2 false),
+    one plain hit on gpt-4o (not audited)."""
+    mini, big = "openai:gpt-4o-mini", "openai:gpt-4o"
+    free = Decimal(0)
+    return [
+        CostEvent("llm", mini, 100, 20, 0, 120, free, "a1", D1, cache=AUDITED_HIT),
+        CostEvent("llm", mini, 0, 0, 0, 0, free, "a2", D1, cache=FALSE_HIT),
+        CostEvent("llm", mini, 0, 0, 0, 0, free, "a3", D2, cache=FALSE_HIT),
+        CostEvent("llm", big, 100, 20, 0, 120, free, "h1", D2, cache="semantic"),
+    ]
+
+
+def test_the_report_counts_semantic_cache_audits_per_model_and_day(ledger: Ledger) -> None:
+    fill(ledger)
+    for event in audit_events():
+        ledger.record(event)
+    by_model = {r.group: (r.audited, r.false_hits, r.false_hit_rate) for r in ledger.report()}
+    assert by_model["openai:gpt-4o-mini"] == (3, 2, pytest.approx(2 / 3))
+    assert by_model["openai:gpt-4o"] == (0, 0, None)  # a hit nobody re-checked
+    assert by_model["adult:3"] == (0, 0, None)
+    by_day = [(r.group, r.audited, r.false_hits) for r in ledger.report(by="day")]
+    assert by_day == [("2026-11-02", 2, 1), ("2026-11-03", 1, 1), ("2026-11-05", 0, 0)]
+    assert ledger.total() == Decimal("0.010364105")  # audit marks cost nothing themselves
 
 
 def test_concurrent_records_lose_nothing(ledger: Ledger) -> None:
@@ -245,3 +276,46 @@ def test_bad_input_says_what_to_fix(tmp_path: Path) -> None:
     with pytest.raises(LedgerError, match=r"check costs\.ledger\.url"):
         broken.total()
     broken.close()
+
+
+def test_the_prompt_template_round_trips(ledger: Ledger) -> None:
+    asked = replace(EVENTS[0], prompt="grounded-answer@1")
+    ledger.record(asked)
+    ledger.record(EVENTS[1])
+    assert ledger.events() == [asked, EVENTS[1]]
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_a_ledger_from_before_prompts_gains_the_column(tmp_path: Path, engine: str) -> None:
+    """A table as it was before events named their prompt template: opened, it gains `prompt`
+    (its old rows read as None) and records new events with theirs."""
+    url = None
+    if engine == "postgresql":
+        parsed = urlparse(POSTGRES_URL)
+        require("PostgreSQL", parsed.hostname or "127.0.0.1", parsed.port or 5432)
+        url = POSTGRES_URL
+    config = LedgerConfig(url=url, table=f"ledger_old_{uuid.uuid4().hex[:12]}")
+    current = Ledger(config, tmp_path).table
+    columns = [
+        sa.Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable)
+        for c in current.columns
+        if c.name != "prompt"
+    ]
+    older = sa.Table(config.table, sa.MetaData(), *columns)
+    db = sa.create_engine(config.resolved_url(tmp_path))
+    older.create(db)
+    with db.begin() as conn:
+        row = {"ts": D1, "day": 20759, "request_id": "old", "component": "llm", "model": "m"}
+        units = {"tokens_in": 5, "tokens_out": 1, "units": 6, "usd_nanos": 700, "cached_in": 0}
+        conn.execute(older.insert(), [row | units])
+    ledger = Ledger(config, tmp_path)
+    try:
+        asked = replace(EVENTS[0], prompt="judge-faithfulness@1")
+        ledger.record(asked)
+        [old, new] = ledger.events()
+        assert (old.request_id, old.prompt) == ("old", None) and new == asked
+        assert "prompt" in {c["name"] for c in sa.inspect(db).get_columns(config.table)}
+    finally:
+        ledger.close()
+        current.drop(db, checkfirst=True)
+        db.dispose()

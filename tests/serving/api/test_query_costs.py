@@ -107,7 +107,7 @@ def test_an_ingest_job_is_billed_to_its_job_id(
         ("GET", "/v1/nothing-here", None, 404),
         ("POST", "/v1/query", {"question": ""}, 422),
         ("POST", "/v1/query", {"question": "Where?", "collection": "missing"}, 404),
-        ("POST", "/v1/chat/completions", {"model": "nope", "messages": []}, 422),
+        ("POST", "/v1/chat/completions", {"model": "nope", "messages": []}, 400),
     ],
 )
 def test_every_response_carries_its_request_id(

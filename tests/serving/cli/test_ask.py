@@ -1,6 +1,7 @@
 """`ragline ask` end to end (in-process) on a real model and Qdrant Edge: what it prints, its
-JSON, the provider fallback, and the embedding / vector-DB / model events it leaves in the
-ledger under the request id it prints."""
+JSON, the provider fallback, the embedding / vector-DB / model events it leaves in the ledger
+under the request id it prints, and `--session`: a follow-up that only makes sense after the
+first question is condensed with it, answered from the right document, and both turns kept."""
 
 from __future__ import annotations
 
@@ -16,12 +17,15 @@ from ragline.core.embedding import Embedder
 from ragline.mltrack.costs.config import LedgerConfig
 from ragline.mltrack.costs.ledger import Ledger
 from ragline.serving.cli.app import app
+from ragline.serving.conversations.service import local_owner
+from ragline.serving.conversations.sqlite_store import SqliteConversations
 from tests.conftest import reuse
 from tests.rag.ingest_helpers import write_corpus
 
 pytestmark = pytest.mark.integration
 Invoke = Callable[..., tuple[int, str, str]]
 QUESTION = "Why does bread dough rise?"
+FIRST, FOLLOW_UP = QUESTION, "What does it need?"
 
 
 @pytest.fixture(scope="module")
@@ -105,3 +109,33 @@ def test_bad_usage_exits_two(run: Invoke, data_dir: Path) -> None:
     assert code == 2 and "the question is empty" in stderr
     result = CliRunner().invoke(app, ["ask", QUESTION, "--collection", "nope"])
     assert result.exit_code == 2 and "collection 'nope' does not exist" in result.stderr
+
+
+# -- --session ----------------------------------------------------------------------------
+
+
+def test_a_follow_up_is_retrieved_with_the_sessions_context(run: Invoke, data_dir: Path) -> None:
+    code, first, err = run(FIRST, "--session", "bread")
+    assert code == 0, err
+    assert "baking.txt" in first and "session bread: 1 turn stored" in err
+    code, second, err = run(FOLLOW_UP, "--session", "bread")
+    assert code == 0, err
+    assert "session bread: 2 turns stored" in err
+    assert f"retrieved for: {FOLLOW_UP} bread dough rise" in err  # the offline condenser
+    assert "[Source: baking.txt" in second.splitlines()[0]
+    store = SqliteConversations(data_dir / "conversations.db")
+    held = store.load("bread", local_owner())
+    store.close()
+    assert [(m.role, m.content) for m in held][::2] == [("user", FIRST), ("user", FOLLOW_UP)]
+    assert held[3].role == "assistant" and held[3].content == second.split("\n\ncitations:")[0]
+
+
+def test_the_follow_up_alone_is_not_about_bread(run: Invoke) -> None:
+    code, stdout, err = run(FOLLOW_UP)
+    assert code == 0, err
+    assert "[Source: baking.txt" not in stdout.splitlines()[0] and "session" not in err
+
+
+def test_a_bad_session_name_exits_two(run: Invoke) -> None:
+    code, _, err = run(FIRST, "--session", "../etc")
+    assert code == 2 and "is not valid" in err

@@ -85,3 +85,30 @@ def test_bad_input_exits_two_with_the_reason(run: Invoke) -> None:
     assert code == 2 and "unknown provider 'nope'" in output
     code, output = run("   ")
     assert code == 2 and "the prompt is empty" in output
+
+
+SCHEMA = {
+    "type": "object",
+    "properties": {"name": {"type": "string"}, "population": {"type": "integer"}},
+    "required": ["name", "population"],
+}
+
+
+def test_schema_prints_validated_json_from_the_local_model(run: Invoke, tmp_path: Path) -> None:
+    path = tmp_path / "city.json"
+    path.write_text(json.dumps(SCHEMA), encoding="utf-8")
+    code, output = run(
+        "Describe Oslo: name and population.", "--model", "local", "--schema", str(path)
+    )
+    assert code == 0, output
+    body, _, last = output.strip().rpartition("\n")
+    city = json.loads(body)
+    assert set(city) == {"name", "population"} and isinstance(city["population"], int)
+    assert last.startswith("local:")
+
+
+def test_a_bad_schema_file_says_what_is_wrong(run: Invoke, tmp_path: Path) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text('{"type": "objekt"}', encoding="utf-8")
+    code, output = run("Hi", "--model", "local", "--schema", str(path))
+    assert code == 2 and "not a valid JSON schema" in output

@@ -17,7 +17,7 @@ import typer
 from typer.testing import CliRunner
 
 from ragline.core.chat import ChatRequest, Message
-from ragline.core.costs import CostEvent, ScopedSink
+from ragline.core.costs import AUDITED_HIT, FALSE_HIT, CostEvent, ScopedSink
 from ragline.mltrack.costs.config import LedgerConfig
 from ragline.mltrack.costs.ledger import Ledger
 from ragline.serving.cli.costs import costs_app
@@ -108,24 +108,47 @@ def test_report_as_csv_json_and_table(run: Invoke, sink: Ledger) -> None:
     code, stdout, _ = run("report", "--by", "component", "--format", "csv")
     assert code == 0
     rows = list(csv.reader(io.StringIO(stdout)))
+    audits = ["audited", "false_hits", "false_hit_rate"]
     assert rows == [
-        ["component", "events", "tokens_in", "tokens_out", "usd"],
-        ["embedding", "1", "12", "0", "0.0003"],
-        ["llm", "1", "1200", "300", "0.0003"],
-        ["prediction", "1", "0", "0", "0.002"],
-        ["vector_db", "1", "0", "0", "0.000002"],
+        ["component", "events", "tokens_in", "tokens_out", "usd", *audits],
+        ["embedding", "1", "12", "0", "0.0003", "0", "0", ""],
+        ["llm", "1", "1200", "300", "0.0003", "0", "0", ""],
+        ["prediction", "1", "0", "0", "0.002", "0", "0", ""],
+        ["vector_db", "1", "0", "0", "0.000002", "0", "0", ""],
     ]
     code, stdout, _ = run("report", "--by", "key", "--format", "json", "--since", "2026-11-01")
     assert code == 0
+    none = {"audited": 0, "false_hits": 0, "false_hit_rate": None}  # nothing audited
     assert json.loads(stdout) == [
-        {"key": "-", "events": 2, "tokens_in": 12, "tokens_out": 0, "usd": "0.000302"},
-        {"key": "alice", "events": 1, "tokens_in": 1200, "tokens_out": 300, "usd": "0.0003"},
-        {"key": "bob", "events": 1, "tokens_in": 0, "tokens_out": 0, "usd": "0.002"},
+        {"key": "-", "events": 2, "tokens_in": 12, "tokens_out": 0, "usd": "0.000302"} | none,
+        {"key": "alice", "events": 1, "tokens_in": 1200, "tokens_out": 300, "usd": "0.0003"} | none,
+        {"key": "bob", "events": 1, "tokens_in": 0, "tokens_out": 0, "usd": "0.002"} | none,
     ]
     code, stdout, _ = run("report", "--by", "day")
-    assert code == 0 and "2026-11-02" in stdout and "4 events, $0.002602" in stdout
+    assert code == 0 and "2026-11-02" in stdout and "4 events, $0.002602\n" in stdout
+    assert "semantic cache" not in stdout  # nothing audited: no audit summary
     code, stdout, _ = run("report", "--until", "2026-11-02", "--format", "json")
     assert code == 0 and json.loads(stdout) == []
+
+
+def test_report_counts_the_semantic_cache_audits(run: Invoke, sink: Ledger) -> None:
+    """The router marks each audited hit's event (AUDITED_HIT, or FALSE_HIT when the model
+    contradicted it); the report counts them per group, here per model and per day."""
+    mini, free = "openai:gpt-4o-mini", Decimal(0)
+    for request_id, cache in [("s1", AUDITED_HIT), ("s2", FALSE_HIT), ("s3", AUDITED_HIT)]:
+        sink.record(CostEvent("llm", mini, 0, 0, 0, 0, free, request_id, TS, cache=cache))
+    sink.record(CostEvent("llm", mini, 1200, 300, 0, 1500, free, "s4", TS, cache="semantic"))
+    sink.flush()
+    code, stdout, _ = run("report", "--by", "model", "--format", "csv")
+    assert code == 0
+    rows = {row[0]: row[5:] for row in csv.reader(io.StringIO(stdout))}
+    assert rows[mini] == ["3", "1", "0.3333"] and rows["adult:3"] == ["0", "0", ""]
+    code, stdout, _ = run("report", "--by", "day", "--format", "json")
+    [day] = json.loads(stdout)
+    assert (day["audited"], day["false_hits"], day["false_hit_rate"]) == (3, 1, 0.3333)
+    code, stdout, _ = run("report", "--by", "model")
+    assert code == 0 and "33.3%" in stdout
+    assert "semantic cache: 3 hits audited, 1 false (33.3%)" in stdout
 
 
 def test_chart_and_budget_line(run: Invoke, sink: Ledger, tmp_path: Path) -> None:

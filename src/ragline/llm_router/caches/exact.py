@@ -63,8 +63,20 @@ def normalise_text(text: str) -> str:
     return " ".join(text.split())
 
 
-def _messages(messages: tuple[Message, ...]) -> list[list[str]]:
-    return [[m.role, normalise_text(m.content)] for m in messages]
+def _messages(messages: tuple[Message, ...]) -> list[object]:
+    return [
+        [m.role, normalise_text(m.content)]
+        if not (m.name or m.tool_calls or m.tool_call_id)
+        else [m.role, normalise_text(m.content), m.name, _plain(m.tool_calls), m.tool_call_id]
+        for m in messages
+    ]
+
+
+def _plain(values: object) -> object:
+    """Dataclass values (tools, tool calls, sampling) as JSON-ready lists and dicts."""
+    if isinstance(values, tuple):
+        return [_plain(v) for v in values]
+    return dataclasses.asdict(values)  # type: ignore[call-overload]
 
 
 def cache_key(model: str, request: ChatRequest) -> str:
@@ -78,8 +90,9 @@ def cache_key(model: str, request: ChatRequest) -> str:
     - json_schema: serialised with sorted keys (a dict's insertion order carries no meaning).
 
     Everything else that changes the answer is part of the key: `model` (the deployment that
-    answers, e.g. "openai:gpt-4o-mini"), `request.model`, roles, max_tokens, temperature,
-    stop, json_schema and regex.
+    answers, e.g. "openai:gpt-4o-mini"), `request.model`, roles, tool calls, max_tokens,
+    temperature, stop, json_schema, json_object, regex, tools, tool_choice and the sampling
+    options (all but `user` and `metadata`, which are bookkeeping).
 
     Whitespace inside content is collapsed even where it might matter (indented code in a
     prompt); such prompts differ in their text too, so a false hit needs two prompts equal
@@ -97,6 +110,12 @@ def cache_key(model: str, request: ChatRequest) -> str:
         "json_schema": request.json_schema,
         "regex": request.regex,
     }
+    sampling = dataclasses.replace(request.sampling, user=None, metadata=None)
+    if request.json_object or request.tools or request.tool_choice or sampling.given():
+        canonical["json_object"] = request.json_object
+        canonical["tools"] = _plain(request.tools)
+        canonical["tool_choice"] = request.tool_choice
+        canonical["sampling"] = _plain(sampling)
     text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()
 

@@ -47,6 +47,7 @@ from numpy.typing import NDArray
 from pydantic import Field, TypeAdapter, ValidationError
 
 from ragline.core.chat import ChatRequest, Completion
+from ragline.core.costs import AUDITED_HIT, FALSE_HIT
 from ragline.core.embedding import Embedder
 from ragline.core.filters import Filter, HasId, Match, Range
 from ragline.core.index import CollectionSpec, Hit, IndexKind, StorePoint, StoreQuery, VectorIndex
@@ -172,6 +173,22 @@ def same_key_facts(a: str, b: str) -> bool:
     return [w for w in dict.fromkeys(wa) if w in shared] == [
         w for w in dict.fromkeys(wb) if w in shared
     ]
+
+
+def semantic_cacheable(request: ChatRequest) -> bool:
+    """Whether a similar question's answer may stand in for this request's: not when the
+    request offers tools, carries tool calls or results, or asks for JSON (a paraphrase's
+    answer would call the wrong tool or miss the schema)."""
+    constrained = request.json_schema is not None or request.json_object or request.regex
+    tooling = request.tools or any(m.tool_calls or m.role == "tool" for m in request.messages)
+    return not (constrained or tooling)
+
+
+def audit_mark(agreed: bool) -> str:
+    """The `CostEvent.cache` of an audited hit's event, by which the ledger counts audits
+    and false hits per model and day: `AUDITED_HIT` when the model agreed (the hit was
+    served), `FALSE_HIT` when it did not (`ragline.core.costs`)."""
+    return AUDITED_HIT if agreed else FALSE_HIT
 
 
 # --- request -> (scope, question) ----------------------------------------------------------------
@@ -307,6 +324,7 @@ class SemanticCache:
         return agreed
 
     def stats(self) -> SemanticStats:
+        """This process's counters; the audits also reach the cost ledger (`audit_mark`)."""
         with self._lock:
             return replace(self._stats)
 
@@ -364,6 +382,7 @@ __all__ = [
     "SemanticCacheConfig",
     "SemanticHit",
     "SemanticStats",
+    "audit_mark",
     "same_key_facts",
     "split_request",
     "words",

@@ -4,10 +4,12 @@
     model = resolve("anthropic:claude-3-5-haiku-latest", LlmConfig())
     model.complete(request).usage                        # cache reads counted in tokens_in
 
-System messages go to the API's `system` parameter, the rest are the conversation; `stop`
-becomes `stop_sequences`. `usage.tokens_in` is every prompt token: Anthropic reports the
-uncached part (`input_tokens`) apart from the cache reads and writes, and ragline adds them up
-(`cached_in` = the cache reads). The SDK never retries (`max_retries=0`): the router decides.
+System (and developer) messages go to the API's `system` parameter, the rest are the
+conversation; `stop` becomes `stop_sequences`; tools, tool calls and tool results are mapped
+to and from Anthropic's tool_use blocks (`anthropic_tools`). `usage.tokens_in` is every
+prompt token: Anthropic reports the uncached part (`input_tokens`) apart from the cache reads
+and writes, and ragline adds them up (`cached_in` = the cache reads). The SDK never retries
+(`max_retries=0`): the router decides.
 """
 
 from __future__ import annotations
@@ -21,9 +23,24 @@ import anthropic
 import httpx2
 from anthropic.types import MessageParam, RawMessageStreamEvent
 
-from ragline.core.chat import ChatRequest, Completion, FinishReason, Message, StreamChunk, Usage
+from ragline.core.chat import (
+    ChatRequest,
+    Completion,
+    FinishReason,
+    StreamChunk,
+    ToolCall,
+    Usage,
+    unhonoured,
+)
 from ragline.llm_router.config import AnthropicConfig
 from ragline.llm_router.errors import BadRequest
+from ragline.llm_router.providers.anthropic_tools import (
+    HONOURS,
+    conversation,
+    extra_fields,
+    system_prompt,
+    tool_calls_of,
+)
 from ragline.llm_router.providers.http_errors import Endpoint, require_key, translate_sdk_errors
 from ragline.llm_router.tokens import count_tokens
 
@@ -81,6 +98,7 @@ class AnthropicChatModel:
             message = self._client.messages.create(**params)
         text = "".join(block.text for block in message.content if block.type == "text").strip()
         usage = message.usage
+        calls = tool_calls_of(message.content)
         return Completion(
             text=text,
             model=f"anthropic:{model}",
@@ -92,6 +110,8 @@ class AnthropicChatModel:
             ),
             latency_ms=(time.perf_counter() - started) * 1000,
             finish_reason=_finish(message.stop_reason),
+            tool_calls=calls,
+            dropped=unhonoured(request, HONOURS),
         )
 
     def stream(self, request: ChatRequest) -> Iterator[StreamChunk]:
@@ -103,14 +123,18 @@ class AnthropicChatModel:
     def _stream(self, request: ChatRequest, params: _Params, model: str) -> Iterator[StreamChunk]:
         name = f"anthropic:{model}"
         tally = _StreamTally()
+        dropped = unhonoured(request, HONOURS)  # on the first chunk: a front door's header
         with _translate_errors(self._endpoint):
             events = self._client.messages.create(**params, stream=True)
             with events:
                 for event in events:
                     piece = tally.read(event)
                     if piece:
-                        yield StreamChunk(piece, name)
-        yield StreamChunk("", name, _finish(tally.stop_reason), tally.usage(request))
+                        yield StreamChunk(piece, name, dropped=dropped)
+                        dropped = ()
+        calls = tally.tool_calls()
+        finish = _finish(tally.stop_reason)
+        yield StreamChunk("", name, finish, tally.usage(request), calls, dropped)
 
 
 class _StreamTally:
@@ -123,10 +147,22 @@ class _StreamTally:
         self.tokens_out: int | None = None
         self.cache_read: int | None = None
         self.cache_write: int | None = None
+        self.tools: dict[int, list[str]] = {}  # block index -> [id, name, JSON fragments]
+
+    def tool_calls(self) -> tuple[ToolCall, ...]:
+        return tuple(
+            ToolCall(id, name, arguments or "{}")
+            for _, (id, name, arguments) in sorted(self.tools.items())
+        )
 
     def read(self, event: RawMessageStreamEvent) -> str:
         """Take in one event; the text it adds ("" for the others)."""
-        if event.type == "message_start":
+        if event.type == "content_block_start" and event.content_block.type == "tool_use":
+            block = event.content_block
+            self.tools[event.index] = [block.id, block.name, ""]
+        elif event.type == "content_block_delta" and event.delta.type == "input_json_delta":
+            self.tools[event.index][2] += event.delta.partial_json
+        elif event.type == "message_start":
             start = event.message.usage
             self.tokens_in, self.tokens_out = start.input_tokens, start.output_tokens
             self.cache_read = start.cache_read_input_tokens
@@ -168,28 +204,22 @@ class _Params(TypedDict):
 
 def _params(request: ChatRequest, model: str) -> _Params:
     """The request in the Messages API's shape; refuses what only other providers can do."""
-    if request.json_schema is not None:
-        raise BadRequest("anthropic does not support json_schema-guided output; use openai or vllm")
     if request.regex is not None:
         raise BadRequest("anthropic does not support regex-guided output; use vllm")
-    conversation = [_turn(m) for m in request.messages if m.role != "system"]
-    if not conversation:
+    turns = conversation(request.messages)
+    if not turns:
         raise BadRequest("anthropic needs a user message besides the system prompt")
-    params = _Params(model=model, max_tokens=request.max_tokens, messages=conversation)
-    if request.system:
-        params["system"] = request.system
+    params = _Params(model=model, max_tokens=request.max_tokens, messages=turns)
+    system = system_prompt(request)
+    if system:
+        params["system"] = system
     if request.stop:
         params["stop_sequences"] = list(request.stop)
-    if request.temperature is not None:
-        # the installed SDK (2.x) has no sampling arguments; the body field is the API's own
-        params["extra_body"] = {"temperature": request.temperature}
+    # the installed SDK (2.x) has no sampling or tool arguments; the body fields are the API's
+    extra = extra_fields(request)
+    if extra:
+        params["extra_body"] = extra
     return params
-
-
-def _turn(message: Message) -> MessageParam:
-    if message.role == "assistant":
-        return {"role": "assistant", "content": message.content}
-    return {"role": "user", "content": message.content}
 
 
 def _usage(
@@ -200,6 +230,8 @@ def _usage(
 
 
 def _finish(stop_reason: str | None) -> FinishReason:
+    if stop_reason == "tool_use":
+        return "tool_calls"
     return "length" if stop_reason in ("max_tokens", "model_context_window_exceeded") else "stop"
 
 

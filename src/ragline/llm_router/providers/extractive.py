@@ -35,8 +35,16 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from ragline.core.chat import ChatRequest, Completion, FinishReason, StreamChunk, Usage
+from ragline.core.chat import (
+    ChatRequest,
+    Completion,
+    FinishReason,
+    StreamChunk,
+    Usage,
+    unhonoured,
+)
 from ragline.llm_router.config import ExtractiveConfig
+from ragline.llm_router.errors import BadRequest
 from ragline.llm_router.grounding import NOT_ENOUGH_INFO, ContextBlock, parse_user_prompt
 from ragline.llm_router.tokens import TokenCounter, count_tokens
 
@@ -110,6 +118,14 @@ class ExtractiveModel:
         return "extractive:bm25"
 
     def complete(self, request: ChatRequest) -> Completion:
+        """Quote the context's best sentences. It writes no JSON (a schema or JSON mode is a
+        BadRequest, so the router tries the next model); every sampling option and tool is
+        dropped (`Completion.dropped`)."""
+        if request.json_schema is not None or request.json_object or request.regex is not None:
+            raise BadRequest(
+                "the extractive answerer quotes sentences and writes no JSON; configure a "
+                "model for structured output (llm.provider, e.g. local or openai:gpt-4o-mini)"
+            )
         started = time.perf_counter()
         prompt = request.messages[-1].content if request.messages[-1].role == "user" else ""
         blocks, question = parse_user_prompt(prompt)
@@ -122,12 +138,15 @@ class ExtractiveModel:
             usage=Usage(tokens_in, self._count(text), source="counted"),
             latency_ms=(time.perf_counter() - started) * 1000,
             finish_reason=finish,
+            dropped=unhonoured(request, frozenset()),
         )
 
     def stream(self, request: ChatRequest) -> Iterator[StreamChunk]:
         completion = self.complete(request)
+        dropped = completion.dropped
         for piece in re.findall(r"\S+\s*", completion.text):
-            yield StreamChunk(piece, self.name)
+            yield StreamChunk(piece, self.name, dropped=dropped)
+            dropped = ()
         yield StreamChunk("", self.name, completion.finish_reason, completion.usage)
 
     def _fit(self, picked: Sequence[_Sentence], max_tokens: int) -> tuple[str, FinishReason]:

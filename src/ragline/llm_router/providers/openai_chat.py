@@ -17,8 +17,8 @@ from ragline.llm_router.providers.http_errors import Endpoint, require_key
 from ragline.llm_router.providers.openai_wire import (
     OpenAIWire,
     WireChatModel,
+    guide_for,
     make_client,
-    openai_guide,
 )
 
 
@@ -46,4 +46,4 @@ class OpenAIChatModel(WireChatModel):
         client = make_client(self._config.base_url, key, self._config.timeout_s, http_client)
         url = str(client.base_url).rstrip("/")  # the SDK's default when the config has none
         endpoint = Endpoint("openai", url, self._config.api_key_env, self._config.timeout_s)
-        self._wire = OpenAIWire(client, endpoint, openai_guide)
+        self._wire = OpenAIWire(client, endpoint, guide_for(self._config.structured_output))

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import NotRequired, TypedDict
+from typing import NotRequired
 
 import httpx2
 import openai
@@ -26,10 +26,43 @@ from openai.types.chat.chat_completion import ChoiceLogprobs
 from openai.types.chat.completion_create_params import ResponseFormat
 from openai.types.completion_usage import CompletionUsage
 
-from ragline.core.chat import ChatRequest, Completion, FinishReason, Message, StreamChunk, Usage
+from ragline.core.chat import (
+    ChatRequest,
+    Completion,
+    FinishReason,
+    StreamChunk,
+    TokenLogprob,
+    Usage,
+    unhonoured,
+)
 from ragline.llm_router.errors import BadRequest, ServerError
 from ragline.llm_router.providers.http_errors import Endpoint, translate_sdk_errors
-from ragline.llm_router.tokens import count_tokens
+from ragline.llm_router.providers.openai_tools import (
+    ToolCallAssembly,
+    WireOptions,
+    tool_calls_of,
+    wire_messages,
+    wire_options,
+)
+from ragline.llm_router.tokens import PromptEstimate, chat_tokens, count_tokens
+
+# The optional parameters every OpenAI-format server takes (`metadata` is OpenAI's stored-
+# completions tag: it is dropped, not sent, as other servers refuse it).
+HONOURS = frozenset(
+    {
+        "top_p",
+        "seed",
+        "frequency_penalty",
+        "presence_penalty",
+        "logit_bias",
+        "user",
+        "parallel_tool_calls",
+        "tools",
+        "tool_choice",
+        "logprobs",
+        "top_logprobs",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +74,7 @@ class Guidance:
     extra_body: Mapping[str, object] | None = None
 
 
-class _Params(TypedDict):
+class _Params(WireOptions):
     """The fields of a chat-completions request that ragline sets (stream aside); a field
     left out lets the server use its default."""
 
@@ -65,11 +98,41 @@ def openai_guide(request: ChatRequest) -> Guidance:
     if request.regex is not None:
         raise BadRequest("openai does not support regex-guided output; use vllm (guided_regex)")
     if request.json_schema is None:
-        return Guidance()
+        return json_mode(request)
     schema = dict(request.json_schema)
     return Guidance(
         response_format={"type": "json_schema", "json_schema": {"name": "output", "schema": schema}}
     )
+
+
+def vllm_guide(request: ChatRequest) -> Guidance:
+    """vLLM's guided decoding: the schema or pattern travels as extra body fields."""
+    if request.json_schema is not None:
+        return Guidance(extra_body={"guided_json": dict(request.json_schema)})
+    if request.regex is not None:
+        return Guidance(extra_body={"guided_regex": request.regex})
+    return json_mode(request)
+
+
+def schema_as_json_object(request: ChatRequest) -> Guidance:
+    """llama.cpp's server form: `{"type": "json_object", "schema": ...}` (it builds a grammar)."""
+    if request.regex is not None:
+        raise BadRequest("llama.cpp's server takes no regex; give a json_schema")
+    if request.json_schema is None:
+        return json_mode(request)
+    # the SDK's response_format type has no "schema": the field goes in the body as it is
+    form = {"type": "json_object", "schema": dict(request.json_schema)}
+    return Guidance(extra_body={"response_format": form})
+
+
+def guide_for(form: str) -> Guide:
+    """The `Guide` of a `structured_output` setting (json_schema | guided | json_object)."""
+    return {"json_schema": openai_guide, "guided": vllm_guide}.get(form, schema_as_json_object)
+
+
+def json_mode(request: ChatRequest) -> Guidance:
+    """OpenAI's JSON mode (`{"type": "json_object"}`) when the request asks for any JSON."""
+    return Guidance(response_format={"type": "json_object"}) if request.json_object else Guidance()
 
 
 def make_client(
@@ -100,6 +163,7 @@ class OpenAIWire:
         self.client = client
         self.endpoint = endpoint
         self._guide = guide
+        self.prompt_estimate = PromptEstimate()  # learns the server's chat template's size
 
     def complete(self, request: ChatRequest, model: str) -> Completion:
         model = request.model or model
@@ -110,13 +174,17 @@ class OpenAIWire:
             raise ServerError(f"{self._name(model)} answered with no choices; retry")
         choice = response.choices[0]
         text = (choice.message.content or "").strip()
+        calls = tool_calls_of(choice.message.tool_calls)
         return Completion(
             text=text,
             model=self._name(model),
-            usage=usage_of(response.usage, request, text),
+            usage=usage_of(response.usage, request, text, self.prompt_estimate),
             latency_ms=(time.perf_counter() - started) * 1000,
-            finish_reason=finish_of(choice.finish_reason),
+            finish_reason="tool_calls" if calls else finish_of(choice.finish_reason),
             confidence=confidence_of(choice.logprobs),
+            logprobs=token_logprobs(choice.logprobs) if request.logprobs else (),
+            tool_calls=calls,
+            dropped=unhonoured(request, HONOURS),
         )
 
     def stream(self, request: ChatRequest, model: str) -> Iterator[StreamChunk]:
@@ -125,6 +193,8 @@ class OpenAIWire:
         pieces: list[str] = []
         finish: str | None = None
         reported: CompletionUsage | None = None
+        calls = ToolCallAssembly()
+        dropped = unhonoured(request, HONOURS)  # on the first chunk: a front door's header
         with translate_errors(self.endpoint):
             chunks = self.client.chat.completions.create(
                 **self._params(request, model),
@@ -138,11 +208,16 @@ class OpenAIWire:
                     reported = chunk.usage or reported
                     for choice in chunk.choices[:1]:
                         finish = choice.finish_reason or finish
+                        calls.add(choice.delta.tool_calls)
                         if choice.delta.content:
                             pieces.append(choice.delta.content)
-                            yield StreamChunk(choice.delta.content, name)
+                            yield StreamChunk(choice.delta.content, name, dropped=dropped)
+                            dropped = ()
         text = "".join(pieces).strip()
-        yield StreamChunk("", name, finish_of(finish), usage_of(reported, request, text))
+        whole = calls.calls()
+        reason: FinishReason = "tool_calls" if whole else finish_of(finish)
+        usage = usage_of(reported, request, text, self.prompt_estimate)
+        yield StreamChunk("", name, reason, usage, tool_calls=whole, dropped=dropped)
 
     def model_ids(self) -> list[str]:
         """The ids GET /models lists (vLLM: the base model, then its LoRA adapters)."""
@@ -153,9 +228,10 @@ class OpenAIWire:
         guidance = self._guide(request)  # first: refuse what the server cannot honour
         params = _Params(
             model=model,
-            messages=[_wire(m) for m in request.messages],
+            messages=wire_messages(request.messages),
             max_tokens=request.max_tokens,
         )
+        params.update(wire_options(request))  # type: ignore[typeddict-item]
         if request.temperature is not None:
             params["temperature"] = request.temperature
         if request.stop:
@@ -165,7 +241,8 @@ class OpenAIWire:
         if guidance.extra_body is not None:
             params["extra_body"] = guidance.extra_body
         if request.logprobs:  # llama.cpp's server sends them only with top_logprobs set
-            params["logprobs"], params["top_logprobs"] = True, 1
+            params["logprobs"] = True
+            params["top_logprobs"] = request.sampling.top_logprobs or 1
         return params
 
     def _name(self, model: str) -> str:
@@ -178,11 +255,23 @@ def translate_errors(endpoint: Endpoint) -> AbstractContextManager[None]:
     return translate_sdk_errors(endpoint, openai, hint)
 
 
-def usage_of(reported: CompletionUsage | None, request: ChatRequest, text: str) -> Usage:
-    """The server's token counts; tiktoken's estimate when it reported none."""
+def usage_of(
+    reported: CompletionUsage | None,
+    request: ChatRequest,
+    text: str,
+    estimate: PromptEstimate | None = None,
+) -> Usage:
+    """The server's token counts, which also calibrate `estimate`. When it reported none
+    (llama-cpp-python's server never does in streams) the server's chat template is unknown:
+    the prompt is tiktoken's count of the contents plus the framing `estimate` learned from
+    this server's last reported count (`PromptEstimate`; OpenAI's documented 3 tokens per
+    message and 3 per reply before any), and the answer tiktoken's count of its text."""
     if reported is None:
-        tokens_in = sum(count_tokens(m.content) for m in request.messages)
+        counted = estimate.count if estimate is not None else chat_tokens
+        tokens_in = counted(request.messages)
         return Usage(tokens_in, count_tokens(text), source="counted")
+    if estimate is not None:
+        estimate.observe(request.messages, reported.prompt_tokens)
     details = reported.prompt_tokens_details
     cached = (details.cached_tokens or 0) if details is not None else 0
     tokens_in = reported.prompt_tokens
@@ -197,16 +286,17 @@ def confidence_of(logprobs: ChoiceLogprobs | None) -> float | None:
     return math.exp(sum(t.logprob for t in tokens) / len(tokens))
 
 
+def token_logprobs(logprobs: ChoiceLogprobs | None) -> tuple[TokenLogprob, ...]:
+    """The answer's tokens with their log-probabilities and alternatives (() if absent)."""
+    tokens = (logprobs.content or []) if logprobs is not None else []
+    return tuple(
+        TokenLogprob(t.token, t.logprob, tuple((a.token, a.logprob) for a in t.top_logprobs))
+        for t in tokens
+    )
+
+
 def finish_of(reason: str | None) -> FinishReason:
     return "length" if reason == "length" else "stop"
-
-
-def _wire(message: Message) -> ChatCompletionMessageParam:
-    if message.role == "system":
-        return {"role": "system", "content": message.content}
-    if message.role == "assistant":
-        return {"role": "assistant", "content": message.content}
-    return {"role": "user", "content": message.content}
 
 
 class WireChatModel:
@@ -242,3 +332,8 @@ class WireChatModel:
 
     def stream(self, request: ChatRequest) -> Iterator[StreamChunk]:
         return self._wire.stream(request.with_default_temperature(self._temperature), self.model)
+
+    def prompt_tokens(self, request: ChatRequest) -> int:
+        """The prompt's tokens as this server last counted such a prompt (`PromptCounter`:
+        the router's budget pre-check; `OpenAIWire.prompt_estimate`)."""
+        return self._wire.prompt_estimate.count(request.messages)

@@ -6,7 +6,8 @@
 
 LoRA adapters served with `--lora-modules name=path` are model ids like any other, so
 "vllm:<adapter>" selects one. `json_schema` and `regex` become vLLM's `guided_json` and
-`guided_regex` body fields. The key is optional: vLLM checks one only when started with
+`guided_regex` body fields (`structured_output: json_object` sends a schema the way llama.cpp's
+server takes it). The key is optional: vLLM checks one only when started with
 `--api-key`. With no model configured, the first id of GET /v1/models is used (asked once).
 """
 
@@ -17,27 +18,17 @@ import threading
 
 import httpx2
 
-from ragline.core.chat import ChatRequest
 from ragline.llm_router.config import VllmConfig
 from ragline.llm_router.errors import Unavailable
 from ragline.llm_router.providers.http_errors import Endpoint
 from ragline.llm_router.providers.openai_wire import (
-    Guidance,
     OpenAIWire,
     WireChatModel,
+    guide_for,
     make_client,
 )
 
 NO_KEY = "EMPTY"  # what vLLM's docs pass when the server checks no key
-
-
-def vllm_guide(request: ChatRequest) -> Guidance:
-    """vLLM's guided decoding: the schema or pattern travels as extra body fields."""
-    if request.json_schema is not None:
-        return Guidance(extra_body={"guided_json": dict(request.json_schema)})
-    if request.regex is not None:
-        return Guidance(extra_body={"guided_regex": request.regex})
-    return Guidance()
 
 
 class VllmChatModel(WireChatModel):
@@ -63,7 +54,7 @@ class VllmChatModel(WireChatModel):
         endpoint = Endpoint(
             "vllm", self._config.base_url, self._config.api_key_env, self._config.timeout_s
         )
-        self._wire = OpenAIWire(client, endpoint, vllm_guide)
+        self._wire = OpenAIWire(client, endpoint, guide_for(self._config.structured_output))
         self.provider = "vllm"
         self._model_id = model or self._config.model
         self._temperature, self._timeout_s = self._config.temperature, self._config.timeout_s

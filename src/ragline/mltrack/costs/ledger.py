@@ -16,9 +16,12 @@ the nano-dollar once, when recorded. The `day` column (days since 1970-01-01 UTC
 on insert, so grouping by day is the same integer GROUP BY on both engines.
 
 The ledger is a `ragline.core.costs.CostSink`: it stores each `CostEvent` as it is (its kind
-in the `component` column). Writes are buffered (`ragline.mltrack.sql_batch`): one
-`executemany` per `batch_size` events, or once the oldest is `flush_interval_s` old, and on
-`flush`/`close`/exit. Reads flush first, so a ledger always sees what it recorded.
+in the `component` column; `prompt` is a chat request's template id, "grounded-answer@1").
+A ledger written by an older ragline gains the columns it lacks when it is opened
+(`BufferedTable` adds them, nullable), so its rows stay readable. Writes are buffered
+(`ragline.mltrack.sql_batch`): one `executemany` per `batch_size` events, or once the oldest
+is `flush_interval_s` old, and on `flush`/`close`/exit. Reads flush first, so a ledger always
+sees what it recorded.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from typing import Any, Literal, cast, get_args
 
 import sqlalchemy as sa
 
-from ragline.core.costs import CostEvent, CostKind
+from ragline.core.costs import AUDITS, FALSE_HIT, CostEvent, CostKind
 from ragline.core.pricing import NANO, from_nanos, to_nanos
 from ragline.mltrack.costs.budget import BudgetStatus, budget_status, month_start
 from ragline.mltrack.costs.config import LedgerConfig
@@ -50,13 +53,25 @@ class LedgerError(MltrackError):
 
 @dataclass(frozen=True, slots=True)
 class ReportRow:
-    """One group of a report: how many events, tokens and dollars."""
+    """One group of a report: how many events, tokens and dollars, and how many semantic-cache
+    hits the router re-checked against the model (`audited`) and found wrong (`false_hits`;
+    events marked `ragline.core.costs.AUDITED_HIT` / `FALSE_HIT`).
+
+        ReportRow("openai:gpt-4o-mini", 10, 900, 120, Decimal("0.01"), 4, 1).false_hit_rate == 0.25
+    """
 
     group: str
     events: int
     tokens_in: int
     tokens_out: int
     usd: Decimal
+    audited: int = 0
+    false_hits: int = 0
+
+    @property
+    def false_hit_rate(self) -> float | None:
+        """False hits per audit; None when nothing in the group was audited."""
+        return self.false_hits / self.audited if self.audited else None
 
 
 def _epoch(moment: When) -> float | None:
@@ -85,6 +100,7 @@ def _table(name: str) -> sa.Table:
         sa.Column("usd_nanos", sa.BigInteger, nullable=False),
         sa.Column("cached_in", sa.BigInteger, nullable=False, server_default="0"),
         sa.Column("cache", sa.String(16)),
+        sa.Column("prompt", sa.String(200)),  # added on open to a ledger that lacks it
     )
 
 
@@ -103,6 +119,7 @@ def _row(event: CostEvent) -> dict[str, object]:
         "usd_nanos": to_nanos(event.usd),
         "cached_in": event.cached_in,
         "cache": event.cache,
+        "prompt": event.prompt,
     }
 
 
@@ -154,7 +171,8 @@ class Ledger(BufferedTable):
         until: When = None,
         by: GroupBy = "model",
     ) -> list[ReportRow]:
-        """Events, tokens and dollars per group, for `since <= ts < until` (UTC), in SQL."""
+        """Events, tokens, dollars and semantic-cache audits per group, for
+        `since <= ts < until` (UTC), in SQL."""
         if by not in get_args(GroupBy):
             raise ValueError(f"cannot group by {by!r}; use one of {get_args(GroupBy)}")
         t = self.table
@@ -166,6 +184,8 @@ class Ledger(BufferedTable):
                 sa.func.sum(t.c.tokens_in),
                 sa.func.sum(t.c.tokens_out),
                 sa.func.sum(t.c.usd_nanos),
+                sa.func.sum(sa.case((t.c.cache.in_(AUDITS), 1), else_=0)),
+                sa.func.sum(sa.case((t.c.cache == FALSE_HIT, 1), else_=0)),
             )
             .where(*self._window(since, until))
             .group_by(column)
@@ -173,8 +193,8 @@ class Ledger(BufferedTable):
         # Sorted here, not in SQL: the engines' collations and NULL orders differ.
         found = sorted(self.rows(query), key=lambda row: (row[0] is not None, row[0]))
         return [
-            ReportRow(_label(by, g), int(n), int(ti), int(to), from_nanos(int(usd)))
-            for g, n, ti, to, usd in found
+            ReportRow(_label(by, g), int(n), int(ti), int(to), from_nanos(int(usd)), int(a), int(f))
+            for g, n, ti, to, usd, a, f in found
         ]
 
     def total(self, since: When = None, until: When = None) -> Decimal:
@@ -235,6 +255,7 @@ def _event(row: Mapping[str, Any]) -> CostEvent:
         key=row["key"],
         route=row["route"],
         cache=row["cache"],
+        prompt=row["prompt"],
     )
 
 

@@ -58,9 +58,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(ERROR_LOGGER)
 _MAX_VALIDATION_ERRORS = 5
+OPENAI_PATHS = frozenset({"/v1/chat/completions", "/v1/completions", "/v1/embeddings"})
 
 # Statuses the middleware may answer on any /v1 route, documented for OpenAPI clients.
-MIDDLEWARE_ERRORS = error_docs(401, 413, 422, 429, 504)
+MIDDLEWARE_ERRORS = error_docs(400, 401, 413, 422, 429, 504)
 
 
 def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
@@ -168,7 +169,11 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     if len(errors) > _MAX_VALIDATION_ERRORS:
         lines.append(f"and {len(errors) - _MAX_VALIDATION_ERRORS} more")
     param = ".".join(str(p) for p in errors[0]["loc"]) if errors else None
-    return _json_error(request, 422, "; ".join(lines), param=param)
+    # OpenAI answers 400 to invalid bodies (its clients raise BadRequestError); so do its
+    # routes here, and every route for a body that is not JSON at all
+    not_json = any(error.get("type") == "json_invalid" for error in errors)
+    status = 400 if not_json or request.url.path in OPENAI_PATHS else 422
+    return _json_error(request, status, "; ".join(lines), param=param)
 
 
 def _explain(error: Any) -> str:

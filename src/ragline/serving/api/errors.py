@@ -13,6 +13,7 @@ from ragline.llm_router.errors import (
     AuthError,
     BadRequest,
     BudgetExceeded,
+    InvalidOutput,
     ProviderError,
     RateLimited,
     ServerError,
@@ -28,6 +29,7 @@ PROVIDER_STATUS: Sequence[tuple[type[ProviderError], int, str | None]] = (
     (RateLimited, 429, None),
     (BudgetExceeded, 402, None),
     (BadRequest, 400, None),
+    (InvalidOutput, 502, None),
     (UnknownProvider, 404, None),
     (
         AuthError,

@@ -5,6 +5,9 @@
     ragline_tokens_total{model,direction}         tokens the models read (in) and wrote (out)
     ragline_cost_usd_total{model}                 priced cost of model calls
     ragline_cache_hits_total{kind}                exact / semantic cache hits
+    ragline_semantic_audits_total{model}          semantic hits re-checked against the model
+    ragline_semantic_false_hits_total{model}      ...that the model contradicted (not served)
+    ragline_semantic_false_hit_rate{model}        false hits / audits since start
     ragline_breaker_state{deployment}             0 closed, 1 half_open, 2 open
     ragline_ready                                 1 once warm and every part is ready
 
@@ -16,6 +19,7 @@ mode) is a follow-up.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 
 from prometheus_client import (
@@ -27,7 +31,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from ragline.core.costs import CostEvent
+from ragline.core.costs import AUDITS, FALSE_HIT, CostEvent
 
 BREAKER_VALUES = {"closed": 0, "half_open": 1, "open": 2}
 _BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
@@ -60,6 +64,17 @@ class Metrics:
         )
         self._cost = Counter("ragline_cost_usd", "Priced cost in USD", ["model"], registry=r)
         self._cache_hits = Counter("ragline_cache_hits", "Cache hits", ["kind"], registry=r)
+        self._audits = Counter(
+            "ragline_semantic_audits", "Semantic hits re-checked", ["model"], registry=r
+        )
+        self._false_hits = Counter(
+            "ragline_semantic_false_hits", "Audited hits found wrong", ["model"], registry=r
+        )
+        self._false_rate = Gauge(
+            "ragline_semantic_false_hit_rate", "False hits per audit", ["model"], registry=r
+        )
+        self._audit_lock = threading.Lock()
+        self._audit_counts: dict[str, tuple[int, int]] = {}  # model -> (audits, false hits)
         self._breaker = Gauge(
             "ragline_breaker_state", "0 closed, 1 half_open, 2 open", ["deployment"], registry=r
         )
@@ -70,7 +85,15 @@ class Metrics:
         self._latency.labels(route=route).observe(seconds)
 
     def record(self, event: CostEvent) -> None:
-        """CostSink: a cache hit counts as a hit (the tokens were not processed again)."""
+        """CostSink: a cache hit counts as a hit (the tokens were not processed again); an
+        audited semantic hit also as an audit, a false hit as an audit only (the model's own
+        answer was served: its call is an event of its own)."""
+        if event.cache in AUDITS:
+            false_hit = event.cache == FALSE_HIT
+            self._audit(event.model, false_hit=false_hit)
+            if not false_hit:
+                self._cache_hits.labels(kind="semantic").inc()
+            return
         if event.cache:
             self._cache_hits.labels(kind=event.cache).inc()
             return
@@ -79,6 +102,16 @@ class Metrics:
             self._tokens.labels(model=event.model, direction="out").inc(event.tokens_out)
         if event.usd:
             self._cost.labels(model=event.model).inc(float(event.usd))
+
+    def _audit(self, model: str, *, false_hit: bool) -> None:
+        with self._audit_lock:
+            audits, false_hits = self._audit_counts.get(model, (0, 0))
+            audits, false_hits = audits + 1, false_hits + false_hit
+            self._audit_counts[model] = (audits, false_hits)
+            self._false_rate.labels(model=model).set(false_hits / audits)
+        self._audits.labels(model=model).inc()
+        if false_hit:
+            self._false_hits.labels(model=model).inc()
 
     def observe_services(self, breakers: Mapping[str, str], ready: bool) -> None:
         """Gauges from the services' current state (called on every scrape)."""

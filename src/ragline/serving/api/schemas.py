@@ -8,7 +8,8 @@ Requests forbid unknown fields and constrain every value, so bad input is a 422 
 field. Errors use OpenAI's shape, `{"error": {"message", "type", "code", "param"}}`, so OpenAI
 clients raise their usual exceptions (`NotFoundError` for a 404, ...).
 
-The chat models follow OpenAI's chat completions API (string content only; no tools, no `n`).
+OpenAI's chat, text-completion and model types live in `openai_schemas` (they accept unknown
+fields, as OpenAI clients expect).
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from pydantic import (
     ConfigDict,
     Field,
     JsonValue,
-    StrictBool,
     field_validator,
 )
 from starlette.responses import JSONResponse
@@ -47,13 +47,13 @@ _DATE = (
     r"([T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)?)?"
 )
 FILTER_SHAPE = (
-    rf"^ *[A-Za-z_][A-Za-z0-9_.-]* *((!=|=) *[^ =<>!,][^,]*(,[^,]*[^ ,][^,]*)*"
+    rf"^ *[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)* *((!=|=) *[^ =<>!,][^,]*(,[^,]*[^ ,][^,]*)*"
     rf"|(>=|<=|>|<) *({_NUMBER}|{_DATE})) *$"
 )
 PATH_SHAPE = r"^[^\x00]*[^\s\x00][^\x00]*$"  # not blank, no NUL
 
 
-def _whole(value: object) -> object:
+def whole(value: object) -> object:
     # JSON Schema's integer includes 13.0; a strict int would refuse it (and rightly "13", true)
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
@@ -77,8 +77,8 @@ Text = Annotated[
     Field(min_length=1, max_length=MAX_TEXT, json_schema_extra={"pattern": r"\S"}),
     AfterValidator(_not_blank),
 ]
-TokenCount = Annotated[int, Field(strict=True, ge=1, le=65_536), BeforeValidator(_whole)]
-HitCount = Annotated[int, Field(strict=True, ge=1, le=MAX_K), BeforeValidator(_whole)]
+TokenCount = Annotated[int, Field(strict=True, ge=1, le=65_536), BeforeValidator(whole)]
+HitCount = Annotated[int, Field(strict=True, ge=1, le=MAX_K), BeforeValidator(whole)]
 Temperature = Annotated[float, Field(strict=True, ge=0, le=2)]  # an int is fine, false is not
 StopText = Annotated[str, Field(min_length=1, max_length=256)]
 FilterExpr = Annotated[str, Field(max_length=1000, json_schema_extra={"pattern": FILTER_SHAPE})]
@@ -152,124 +152,6 @@ def error_docs(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorBody, "description": "error"} for status in statuses}
 
 
-# -- chat completions (OpenAI) ---------------------------------------------------------------
-
-
-class ChatMessage(_Request):
-    """One message, with string content: ChatMessage(role="user", content="Hi")."""
-
-    role: Literal["system", "user", "assistant"]
-    content: str = Field(max_length=MAX_TEXT)
-    name: str | None = Field(None, max_length=64)
-
-
-class StreamOptions(_Request):
-    """`{"include_usage": true}`: a last chunk with the usage and no choices."""
-
-    include_usage: StrictBool = False
-
-
-class ChatCompletionRequest(_Request):
-    """POST /v1/chat/completions. `model`: "ragline" (or "default", or empty) for the
-    configured router, or one configured "provider:model"."""
-
-    model: str = Field("ragline", max_length=200)
-    messages: list[ChatMessage] = Field(min_length=1, max_length=256)
-    max_tokens: TokenCount | None = None
-    max_completion_tokens: TokenCount | None = None
-    temperature: Temperature | None = None
-    stop: StopText | Annotated[list[StopText], Field(max_length=4)] | None = None
-    stream: StrictBool = False  # "yes" is not a bool
-    stream_options: StreamOptions | None = None
-    user: str | None = Field(None, max_length=256)
-
-    def stops(self) -> tuple[str, ...]:
-        return (self.stop,) if isinstance(self.stop, str) else tuple(self.stop or ())
-
-    def token_limit(self, default: int) -> int:
-        return self.max_completion_tokens or self.max_tokens or default
-
-
-class ChatUsage(_Response):
-    """Tokens of one completion: ChatUsage(prompt_tokens=9, completion_tokens=3,
-    total_tokens=12)."""
-
-    prompt_tokens: int
-    completion_tokens: int
-    total_tokens: int
-
-
-class AssistantMessage(_Response):
-    """The answer's message: AssistantMessage(content="Blue.")."""
-
-    role: Literal["assistant"] = "assistant"
-    content: str
-
-
-class ChatChoice(_Response):
-    """The one choice of a completion (ragline answers `n` = 1)."""
-
-    index: int = 0
-    message: AssistantMessage
-    finish_reason: Literal["stop", "length"]
-
-
-class ChatCompletion(_Response):
-    """The answer of POST /v1/chat/completions without `stream`.
-
-    ChatCompletion(id="chatcmpl-r1", created=0, model="extractive:bm25", choices=[...], usage=...)
-    """
-
-    id: str
-    object: Literal["chat.completion"] = "chat.completion"
-    created: int
-    model: str
-    choices: list[ChatChoice]
-    usage: ChatUsage
-
-
-class ChunkDelta(_Response):
-    """What a chunk adds: the role (first chunk only) or a piece of text."""
-
-    role: Literal["assistant"] | None = None
-    content: str | None = None
-
-
-class ChunkChoice(_Response):
-    """A chunk's choice; `finish_reason` is set on the last text chunk only."""
-
-    index: int = 0
-    delta: ChunkDelta
-    finish_reason: Literal["stop", "length"] | None = None
-
-
-class ChatCompletionChunk(_Response):
-    """One server-sent event of a streamed completion (`data: {chunk}`)."""
-
-    id: str
-    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
-    created: int
-    model: str
-    choices: list[ChunkChoice]
-    usage: ChatUsage | None = None
-
-
-class ModelCard(_Response):
-    """A model name a chat request may use: ModelCard(id="ragline")."""
-
-    id: str
-    object: Literal["model"] = "model"
-    created: int = 0
-    owned_by: str = "ragline"
-
-
-class ModelList(_Response):
-    """GET /v1/models: ModelList(data=[ModelCard(id="ragline"), ...])."""
-
-    object: Literal["list"] = "list"
-    data: list[ModelCard]
-
-
 # -- query and search --------------------------------------------------------------------------
 
 
@@ -321,6 +203,11 @@ class QueryResponse(_Response):
     cost_usd: float
     latency_ms: float
     arm: str
+    prompt: str | None = Field(
+        None,
+        description='the prompt template the model was asked with ("grounded-answer@1"); '
+        "null when it answered without a model call (abstained on relevance)",
+    )
 
 
 class SearchRequest(_Request):

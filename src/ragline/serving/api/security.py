@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ragline.llm_router.errors import RateLimited
-from ragline.llm_router.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from ragline.llm_router.guards.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from ragline.serving.api.context import ANONYMOUS, set_caller
 from ragline.serving.api.middleware import send_error
 from ragline.serving.serve_config import ApiKey

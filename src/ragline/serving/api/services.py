@@ -47,10 +47,17 @@ from ragline.serving.errors import ConfigError
 from ragline.serving.serve_config import Arm
 from ragline.serving.services.ingest import ingest_paths
 from ragline.serving.settings import Settings, deep_merge
-from ragline.serving.wiring import Accounting, build_chat_router, build_embedder, build_store
+from ragline.serving.wiring import (
+    Accounting,
+    build_chat_router,
+    build_conversations,
+    build_embedder,
+    build_store,
+)
 
 if TYPE_CHECKING:
     from ragline.serving.api.traffic.split import Traffic
+    from ragline.serving.conversations.protocol import ConversationStore
 
 log = logging.getLogger(__name__)
 
@@ -244,6 +251,7 @@ class Services:
     services.warm_up(); services.ready()       # (True, {"warm_up": "done", "store": "ok", ...})
     services.pipeline(None)                    # the main settings; an arm name for its variant
     services.jobs.submit("docs", [Path("corpus")])
+    services.conversations.load("trip-42", "alice")   # server-side conversations (conversations:)
     services.close()
     """
 
@@ -257,12 +265,22 @@ class Services:
         self.traffic: Traffic | None = build_traffic(settings)
         self.jobs = IngestJobs(self.ingest)
         self.predictor = Predictor(settings.ml, settings.data_dir)
+        self.conversations: ConversationStore = build_conversations(settings)
         self._warm = "not started"
 
     @property
     def embedder(self) -> Embedder:
         """The one metered embedder every pipeline shares (POST /v1/embeddings serves it)."""
         return self._shared.embedder
+
+    def collections(self) -> list[str]:
+        """The collections of the store, sorted ([] when the store cannot be listed: GET
+        /v1/models still answers with the other models)."""
+        try:
+            return sorted(self._shared.probe.list_collections())
+        except Exception as exc:  # noqa: BLE001 - any store failure: list the rest
+            log.warning("cannot list collections: %s: %s", type(exc).__name__, exc)
+            return []
 
     def pipeline(self, arm: str | None) -> Pipeline:
         """The main pipeline (None) or a traffic arm's."""
@@ -372,6 +390,7 @@ class Services:
             store.close()
         self._shared.costs.close()
         self.predictor.close()
+        self.conversations.close()
 
 
 def get_services(request: Request) -> Services:

@@ -4,8 +4,12 @@
     ragline ask "..." --provider openai:gpt-4o-mini --json
 
 The work is `ragline.serving.services.query.ask`, billed to one cost scope whose request id and
-total are printed (or put in the JSON). Exit codes: 0 answered or abstained; 2 missing
-collection, bad settings or no model could answer.
+total are printed (or put in the JSON). With `--session NAME` the question continues a stored
+conversation (the one `ragline chat --session NAME` keeps): it is condensed with the earlier
+turns into a standalone question (`ragline.serving.services.chat_qa`), which is retrieved for and
+answered, and the exchange is stored; stderr names the session, its turns and that question.
+Exit codes: 0 answered or abstained; 2 missing collection, bad settings or no model could
+answer.
 """
 
 from __future__ import annotations
@@ -20,6 +24,11 @@ from ragline.serving.cli.common import cost_line, err, fail, out, settings_from
 
 if TYPE_CHECKING:
     from ragline.core.costs import CostScope
+    from ragline.llm_router.router import Router
+    from ragline.rag.answer import AnswerConfig
+    from ragline.rag.rerank import Reranker
+    from ragline.rag.retrieve import Retriever
+    from ragline.serving.conversations.service import Session
     from ragline.serving.services.query import Asked
 
 CollectionOption = Annotated[
@@ -36,18 +45,26 @@ def ask_command(
     ] = None,
     collection: CollectionOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    session: Annotated[
+        str | None,
+        typer.Option(help="continue (or start) this named conversation; follow-ups keep context"),
+    ] = None,
 ) -> None:
     """Answer a question from a collection, with verified citations (or abstain)."""
     from ragline.core.costs import cost_scope
     from ragline.llm_router.errors import ProviderError
     from ragline.rag.rerank import make_reranker
-    from ragline.serving.services.query import ask
+    from ragline.serving.cli.chat import open_session
     from ragline.serving.wiring import Accounting, build_chat_router, build_retriever, build_store
 
     settings = settings_from(ctx)
     if not question.strip():
         raise fail("the question is empty; ask something")
-    with Accounting(settings) as costs, cost_scope() as scope:
+    with (
+        open_session(settings, session) as kept,
+        Accounting(settings) as costs,
+        cost_scope() as scope,
+    ):
         store = build_store(settings, collection, costs)
         if not store.exists():
             raise fail(
@@ -59,7 +76,7 @@ def ask_command(
             router = build_chat_router(settings, costs, provider)
             try:
                 reranker = make_reranker(settings.rerank)
-                asked = ask(question, retriever, router, settings.answer, reranker=reranker)
+                asked = ask_in_session(kept, question, retriever, router, settings.answer, reranker)
             finally:
                 router.close()
         except ProviderError as exc:
@@ -67,6 +84,38 @@ def ask_command(
         finally:
             store.close()
     print_asked(asked, scope, out, as_json=as_json)
+
+
+def ask_in_session(
+    session: Session | None,
+    question: str,
+    retriever: Retriever,
+    router: Router,
+    config: AnswerConfig,
+    reranker: Reranker,
+) -> Asked:
+    """`ask` alone without a session; with one, the question after the session's turns
+    (condensed by `router`, unless it is the extractive answerer), and the exchange stored."""
+    from ragline.core.chat import Message
+    from ragline.serving.conversations.history import turn_count
+    from ragline.serving.services.chat_qa import answer_conversation, condenser_for
+    from ragline.serving.services.query import ask
+
+    if session is None:
+        return ask(question, retriever, router, config, reranker=reranker)
+    condenser = condenser_for(router)
+    asked_now = Message("user", question)
+    asked = answer_conversation(
+        (*session.history(), asked_now), retriever, router, config, reranker, condenser
+    )
+    held = session.remember((asked_now,), Message("assistant", asked.answer.text))
+    turns = turn_count(held)
+    err.print(
+        f"session {session.name}: {turns} turn{'s' if turns != 1 else ''} stored"
+        + (f" · retrieved for: {asked.question}" if asked.question != question else ""),
+        markup=False,
+    )
+    return asked
 
 
 def print_asked(asked: Asked, scope: CostScope, console: Console, *, as_json: bool) -> None:

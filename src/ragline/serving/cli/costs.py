@@ -1,7 +1,7 @@
 """`ragline costs ...`: what was spent, by model, day, route, key or component; one request's parts.
 
     ragline costs report --since 2026-11-01 --by day --chart costs.png --budget 200
-    ragline costs report --by model --format csv > costs.csv
+    ragline costs report --by model --format csv > costs.csv   # + audited, false_hits, rate
     ragline costs breakdown 4f0c... [--format json]       # llm / embedding / vector_db / total
     ragline costs export --since 2026-11-01 > events.jsonl  # every event, one JSON per line
 
@@ -37,6 +37,7 @@ out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 FORMATS = ("table", "csv", "json")
 BREAKDOWN_FORMATS = ("table", "json")
+AUDIT_COLUMNS = ("audited", "false_hits", "false_hit_rate")
 LedgerOption = Annotated[
     str | None, typer.Option("--ledger", help="ledger URL; default sqlite:///<data_dir>/ledger.db")
 ]
@@ -91,7 +92,8 @@ def report_cmd(
     ] = None,
     url: LedgerOption = None,
 ) -> None:
-    """Events, tokens and dollars per group between --since and --until; a budget line."""
+    """Events, tokens and dollars per group between --since and --until, with the semantic
+    cache's false-hit audits (audited, false_hits, false_hit_rate); a budget line."""
     from ragline.mltrack.costs.ledger import GroupBy
 
     first, end = _date(since, "--since"), _date(until, "--until")
@@ -181,25 +183,46 @@ def _budget(text: str | None) -> Decimal | None:
 
 
 def _render(rows: list[ReportRow], fmt: str, by: str) -> str:
-    """The report as a rich table, CSV or JSON (dollars as exact decimal strings)."""
-    fields = [(r.group, r.events, r.tokens_in, r.tokens_out, format(r.usd, "f")) for r in rows]
-    header = (by, "events", "tokens_in", "tokens_out", "usd")
+    """The report as a rich table, CSV or JSON: dollars as exact decimal strings, and the
+    semantic-cache audits (hits re-checked against the model, those found false, their rate:
+    empty / null / "-" where nothing was audited)."""
+    header = (by, "events", "tokens_in", "tokens_out", "usd", *AUDIT_COLUMNS)
+    fields = [_fields(r) for r in rows]
     if fmt == "json":
         return json.dumps([dict(zip(header, f, strict=True)) for f in fields], indent=2) + "\n"
     if fmt == "csv":
         buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
+        writer = csv.writer(buffer, lineterminator="\n")  # None is written as an empty field
         writer.writerows([header, *fields])
         return buffer.getvalue()
     table = Table(*header)
-    for group, events, t_in, t_out, usd in fields:
-        table.add_row(group, str(events), str(t_in), str(t_out), f"${usd}")
-    total = sum((r.usd for r in rows), Decimal(0))
-    capture = Console(width=120, highlight=False)
+    for group, events, t_in, t_out, usd, audited, false_hits, rate in fields:
+        shown = "-" if rate is None else f"{rate:.1%}"
+        counts = (events, t_in, t_out)
+        table.add_row(group, *map(str, counts), f"${usd}", str(audited), str(false_hits), shown)
+    capture = Console(width=140, highlight=False)
     with capture.capture() as captured:
         capture.print(table)
-        capture.print(f"{sum(r.events for r in rows)} events, ${total:f}", markup=False)
+        capture.print(_footer(rows), markup=False)
     return captured.get()
+
+
+def _fields(row: ReportRow) -> tuple[str, int, int, int, str, int, int, float | None]:
+    """A row's fields in `_render`'s header order (the rate rounded to 4 places)."""
+    rate = None if row.false_hit_rate is None else round(row.false_hit_rate, 4)
+    usage = (row.events, row.tokens_in, row.tokens_out, format(row.usd, "f"))
+    return (row.group, *usage, row.audited, row.false_hits, rate)
+
+
+def _footer(rows: list[ReportRow]) -> str:
+    """The totals line: events and dollars, and the audits when there were any."""
+    total = sum((r.usd for r in rows), Decimal(0))
+    line = f"{sum(r.events for r in rows)} events, ${total:f}"
+    audited, false_hits = sum(r.audited for r in rows), sum(r.false_hits for r in rows)
+    if audited:
+        line += f"; semantic cache: {audited} hits audited, {false_hits} false"
+        line += f" ({false_hits / audited:.1%})"
+    return line
 
 
 def _chart(rows: list[ReportRow], by: str, path: Path) -> None:

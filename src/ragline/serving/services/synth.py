@@ -28,6 +28,7 @@ from ragline.evals.judges.synthesize import (
     SynthesisRun,
     sample_chunks,
     synthesize,
+    synthesize_prompt,
     write_golden_jsonl,
 )
 from ragline.rag.errors import RagError
@@ -153,7 +154,7 @@ def run_synthesize(
     except ProviderError as exc:
         raise SynthUsageError(f"model error: {exc}") from None
     try:
-        generator = RouterJudge(router, key="synthesize")
+        generator = RouterJudge(router, key="synthesize", prompt=synthesize_prompt().id)
         if generator.name.startswith("extractive"):
             raise SynthUsageError(
                 "the extractive provider cannot write questions; pass --model provider:model "

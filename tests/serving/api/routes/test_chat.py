@@ -113,14 +113,15 @@ def test_unknown_model_is_not_found(client: openai.OpenAI) -> None:
 def test_models_lists_what_a_request_may_name(client: openai.OpenAI) -> None:
     # the chat models in config order, then the embedding model of POST /v1/embeddings
     ids = [m.id for m in client.models.list()]
-    assert ids == ["ragline", LLAMA, "extractive", "all-MiniLM-L6-v2"]
+    # then "rag" (the default collection; this server has none ingested) and the embedder
+    assert ids == ["ragline", LLAMA, "extractive", "rag", "all-MiniLM-L6-v2"]
 
 
-def test_bad_requests_are_422(client: openai.OpenAI) -> None:
-    with pytest.raises(openai.UnprocessableEntityError) as caught:
+def test_bad_requests_are_400_as_openai_answers(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
         client.chat.completions.create(model="ragline", messages=[])
     assert "messages" in caught.value.message
-    with pytest.raises(openai.UnprocessableEntityError):
+    with pytest.raises(openai.BadRequestError):
         client.chat.completions.create(model="ragline", messages=HELLO, max_tokens=-1)
 
 
@@ -179,8 +180,8 @@ def test_no_provider_left_is_503_before_any_stream_starts(all_down: TestClient) 
     ("body", "field"),
     [
         ({"messages": []}, "messages"),
-        ({"messages": [{"role": "tool", "content": "x"}]}, "role"),
-        ({"messages": [{"role": "user"}]}, "content"),
+        ({"messages": [{"role": "robot", "content": "x"}]}, "role"),
+        ({"messages": [{"role": "user", "content": 3}]}, "content"),
         ({"messages": HELLO, "max_tokens": 0}, "max_tokens"),
         ({"messages": HELLO, "temperature": 3}, "temperature"),
         ({"messages": HELLO, "stop": ["a", "b", "c", "d", "e"]}, "stop"),
@@ -188,9 +189,9 @@ def test_no_provider_left_is_503_before_any_stream_starts(all_down: TestClient) 
         ({"messages": HELLO, "stream": "yes"}, "stream"),
     ],
 )
-def test_bad_chat_bodies_are_422(falling_back: TestClient, body: object, field: str) -> None:
+def test_bad_chat_bodies_are_400(falling_back: TestClient, body: object, field: str) -> None:
     response = falling_back.post("/v1/chat/completions", json=body)
-    assert response.status_code == 422, response.text
+    assert response.status_code == 400, response.text
     assert field in response.json()["error"]["message"]
 
 
@@ -262,3 +263,15 @@ def test_a_provider_failing_mid_stream_ends_with_an_error_event() -> None:
     assert len(events) == 4  # no finish chunk, no usage chunk, no [DONE]
     canary = next(arm for arm in traffic.status().arms if arm.name == "v2")
     assert (canary.requests, canary.errors) == (1, 1)
+
+
+def test_token_logprobs_come_back_in_openai_shape(client: openai.OpenAI) -> None:
+    raw = client.chat.completions.with_raw_response.create(
+        model="ragline", messages=HELLO, max_tokens=6, logprobs=True, top_logprobs=2
+    )
+    [choice] = raw.parse().choices
+    assert choice.logprobs is not None and choice.logprobs.content
+    tokens = choice.logprobs.content
+    assert "".join(t.token for t in tokens).strip() == choice.message.content
+    assert all(t.logprob <= 0 and 1 <= len(t.top_logprobs) <= 2 for t in tokens)
+    assert "x-ragline-dropped-params" not in raw.headers  # llama.cpp's server honours both

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -17,7 +18,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from ragline.core.prompts import load_prompt
 from ragline.evals.report import from_json
+from ragline.mltrack.costs.config import LedgerConfig
+from ragline.mltrack.costs.ledger import Ledger
 from ragline.serving.cli.app import app
 
 pytestmark = pytest.mark.integration
@@ -157,6 +161,14 @@ def test_golden_suite_answers_scores_judges_and_caches(
     assert "NaN" not in text
     md = (tmp_path / "r1" / "report.md").read_text()
     assert "## Cost" in md and "judge_usd" in md and "## Notes" in md
+    # the prompts used: fingerprints in the report (and the experiment's params), ids in the ledger
+    assert report.settings["answer.prompt"] == load_prompt("grounded-answer", 1).fingerprint
+    judged_with = load_prompt("judge-answer-relevancy", 1)
+    assert report.settings["judge.prompt.answer_relevancy"] == judged_with.fingerprint
+    ledger = Ledger(LedgerConfig(), tmp_path / ".ragline")
+    prompts = Counter(e.prompt for e in ledger.events() if e.kind == "llm")
+    ledger.close()
+    assert prompts == {"grounded-answer@1": 3, "judge-answer-relevancy@1": 4}  # g4: no model
 
     # a rerun is free: the router's exact cache answers every judge call
     code, output = run("eval", str(suite), "--out", str(tmp_path / "r2"))
@@ -191,6 +203,8 @@ def test_ragas_judges_through_the_router(run: Invoke, tmp_path: Path) -> None:
     assert first.costs["judge_usd"] > 0
     assert len(server.requests) == calls and again.costs["judge_usd"] == 0  # cached
     assert again.per_query == first.per_query
+    assert first.settings["judge.prompts"] == "ragas"
+    assert not any(k.startswith("judge.prompt.") for k in first.settings)
 
 
 def test_a_failing_answer_gate_exits_one(

@@ -31,6 +31,7 @@ from ragline.evals.judges.judge import (
     JudgeRun,
     MetricName,
     judge_all,
+    judge_prompt,
 )
 from ragline.evals.metrics.generation import GenerationItem, score_generation
 from ragline.evals.metrics.retrieval import evaluate_run, first_occurrences
@@ -264,11 +265,16 @@ def _runner(settings: Settings, costs: Accounting, spec: JudgeSpec, router: Rout
 
     judge = RouterJudge(router)
     config = JudgeConfig(
-        retry_unparseable=spec.retry_unparseable, max_tokens=spec.max_tokens, workers=spec.workers
+        retry_unparseable=spec.retry_unparseable,
+        max_tokens=spec.max_tokens,
+        workers=spec.workers,
+        prompt_version=spec.prompt_version,
     )
 
     def ours(items: Sequence[JudgeItem], metric: str, tick: Tick) -> JudgeRun:
-        return judge_all(items, _metric(metric), judge, config=config, on_progress=tick)
+        template = judge_prompt(_metric(metric), spec.prompt_version)
+        grader = judge.for_prompt(template.id)  # its cost events name the template
+        return judge_all(items, _metric(metric), grader, config=config, on_progress=tick)
 
     return ours
 

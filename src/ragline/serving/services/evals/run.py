@@ -30,6 +30,7 @@ from rich.console import Console
 
 from ragline.core.costs import cost_scope
 from ragline.evals.datasets import BeirSet, DatasetError, GoldenSet, load_beir, load_golden_jsonl
+from ragline.evals.judges.judge import judge_prompt
 from ragline.evals.report import (
     ReportError,
     RunReport,
@@ -41,6 +42,7 @@ from ragline.evals.report import (
 )
 from ragline.evals.stats import slice_by, with_ci
 from ragline.evals.suite import SuiteConfig, SuiteError, evaluate_gates, load_suite
+from ragline.rag.answer import grounded_template
 from ragline.serving.services.evals.measure import (
     EvalUsageError,
     Measured,
@@ -208,7 +210,10 @@ def _report(
         suite=suite.name,
         run_id=run_id,
         timestamp=started.isoformat().replace("+00:00", "Z"),
-        settings=settings_summary(settings, suite.collection_name),
+        settings={
+            **settings_summary(settings, suite.collection_name),
+            **prompts_used(settings, suite),
+        },
         dataset=measured.dataset,
         aggregates=aggregates,
         query_ids=measured.query_ids,
@@ -243,6 +248,24 @@ def _slices(
             )
             out += [SliceResult(metric, name, group, agg) for group, agg in groups.items()]
     return tuple(out)
+
+
+def prompts_used(settings: Settings, suite: SuiteConfig) -> dict[str, str]:
+    """The templates a golden suite's answers and judges are asked with, as fingerprints
+    ("grounded-answer@1#360c3624": id and text digest), for the report and the experiment's
+    params: two runs that differ in a prompt, even one edited without a new version, show it."""
+    if suite.dataset.kind != "golden":
+        return {}
+    used = {"answer.prompt": grounded_template(settings.answer.prompt).fingerprint}
+    judge = suite.judge
+    if judge is None or not suite.judged_metrics:
+        return used
+    if judge.via == "ragas":
+        return used | {"judge.prompts": "ragas"}
+    for metric in suite.judge_prompts:
+        template = judge_prompt(metric, judge.prompt_version)
+        used[f"judge.prompt.{metric}"] = template.fingerprint
+    return used
 
 
 def settings_summary(settings: Settings, collection: str) -> dict[str, str]:

@@ -14,7 +14,7 @@ import redis
 from pydantic import ValidationError
 
 from ragline.llm_router.errors import BadRequest, RateLimited, retryable
-from ragline.llm_router.ratelimit import (
+from ragline.llm_router.guards.ratelimit import (
     MemoryRateLimiter,
     RateLimitConfig,
     RateLimiter,

@@ -19,7 +19,12 @@ from ragline.llm_router.errors import (
     Timeout,
     Unavailable,
 )
-from ragline.llm_router.retry import RetryConfig, backoff_s, call_with_retry, call_with_timeout
+from ragline.llm_router.guards.retry import (
+    RetryConfig,
+    backoff_s,
+    call_with_retry,
+    call_with_timeout,
+)
 
 pytestmark = pytest.mark.unit
 

@@ -14,14 +14,14 @@ import pytest
 import redis
 from pydantic import ValidationError
 
-from ragline.llm_router.budgets import (
+from ragline.llm_router.errors import BudgetExceeded, ProviderError, retryable
+from ragline.llm_router.guards.budgets import (
     BudgetConfig,
     Budgets,
     BudgetStore,
     MemoryBudgetStore,
     RedisBudgetStore,
 )
-from ragline.llm_router.errors import BudgetExceeded, ProviderError, retryable
 
 D = Decimal
 

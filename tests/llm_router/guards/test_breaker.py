@@ -14,7 +14,7 @@ import pytest
 import redis
 from pydantic import ValidationError
 
-from ragline.llm_router.breaker import (
+from ragline.llm_router.guards.breaker import (
     BreakerConfig,
     BreakerStore,
     CircuitBreaker,

@@ -138,3 +138,10 @@ def call_with_timeout(fn: Callable[[], T], timeout_s: float | None, what: str) -
             "(or the provider's timeout_s) if it is just slow, or route to a faster deployment"
         )
     return future.result()
+
+
+def enforces_timeout(model: object, timeout_s: float | None) -> bool:
+    """True when the provider enforces a per-call timeout at least as strict as `timeout_s`
+    itself (the HTTP SDKs do): then no watchdog thread is needed."""
+    own = getattr(model, "timeout_s", None)
+    return isinstance(own, int | float) and (timeout_s is None or own <= timeout_s)
