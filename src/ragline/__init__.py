@@ -1,9 +1,14 @@
 """ragline: an LLM/RAG application framework with a classical-ML track beside it.
 
     import ragline
-    settings = ragline.load_settings()                 # configs/default.yaml + RAGLINE_* env
+    with ragline.Pipeline() as pipeline:               # configs/default.yaml + RAGLINE_* env
+        pipeline.ingest(["docs/"], collection="docs")
+        result = pipeline.ask("How are point ids computed?", collection="docs")
+    settings = ragline.load_settings()                 # the settings tree the CLI uses
     router = ragline.build_router(settings.llm)        # providers, policy, caches, costs
     ragline.__version__
+
+docs/library.md shows each name in a runnable snippet.
 
 Importing ragline is cheap: no torch, no model, no engine. The names below are resolved on
 first use from the packages that define them:
@@ -25,6 +30,9 @@ __version__ = "0.1.0"
 
 # public name -> "module:attribute", imported on first access
 _LAZY = {
+    "Pipeline": "ragline.serving.library:Pipeline",
+    "Result": "ragline.serving.library:Result",
+    "CollectionNotFound": "ragline.serving.library:CollectionNotFound",
     "Settings": "ragline.serving.settings:Settings",
     "load_settings": "ragline.serving.settings:load_settings",
     "ConfigError": "ragline.serving.errors:ConfigError",
@@ -33,6 +41,9 @@ _LAZY = {
     "ChatRequest": "ragline.core.chat:ChatRequest",
     "Completion": "ragline.core.chat:Completion",
     "Message": "ragline.core.chat:Message",
+    "Tool": "ragline.core.chat:Tool",
+    "ToolCall": "ragline.core.chat:ToolCall",
+    "Hit": "ragline.core.index:Hit",
     "Usage": "ragline.core.chat:Usage",
     "Embedder": "ragline.core.embedding:Embedder",
     "SparseEncoder": "ragline.core.embedding:SparseEncoder",
@@ -43,24 +54,32 @@ _LAZY = {
     "build_router": "ragline.llm_router.build:build_router",
     "Ledger": "ragline.mltrack.costs.ledger:Ledger",
     "ModelRegistry": "ragline.mltrack.tracking.registry:ModelRegistry",
+    "Registry": "ragline.mltrack.tracking.registry:ModelRegistry",
 }
 
 __all__ = [
     "ChatModel",
     "ChatRequest",
+    "CollectionNotFound",
     "Completion",
     "ConfigError",
     "CostEvent",
     "CostSink",
     "Embedder",
+    "Hit",
     "Ledger",
     "Message",
     "ModelRegistry",
+    "Pipeline",
     "Prices",
     "RaglineError",
+    "Registry",
+    "Result",
     "Router",
     "Settings",
     "SparseEncoder",
+    "Tool",
+    "ToolCall",
     "Usage",
     "__version__",
     "build_router",
@@ -68,16 +87,19 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from ragline.core.chat import ChatModel, ChatRequest, Completion, Message, Usage
+    from ragline.core.chat import ChatModel, ChatRequest, Completion, Message, Tool, ToolCall, Usage
     from ragline.core.costs import CostEvent, CostSink
     from ragline.core.embedding import Embedder, SparseEncoder
     from ragline.core.errors import RaglineError
+    from ragline.core.index import Hit
     from ragline.core.pricing import Prices
     from ragline.llm_router.build import build_router
     from ragline.llm_router.router import Router
     from ragline.mltrack.costs.ledger import Ledger
     from ragline.mltrack.tracking.registry import ModelRegistry
+    from ragline.mltrack.tracking.registry import ModelRegistry as Registry
     from ragline.serving.errors import ConfigError
+    from ragline.serving.library import CollectionNotFound, Pipeline, Result
     from ragline.serving.settings import Settings, load_settings
 
 
