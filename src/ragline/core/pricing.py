@@ -12,11 +12,15 @@ Prices are read as decimal text (never through binary floats) and the arithmetic
 table. A model that is not in the table raises `UnpricedModel`; `Prices.unpriced` says whether
 the router may run it anyway. Non-LLM amounts are rounded half-even to whole nano-dollars
 (1e-9 USD), the unit the ledger stores.
+
+A LiteLLM `model_prices_and_context_window.json` can fill in models the table lacks:
+`table.with_defaults(read_litellm_prices(path))` (the table's own entries win).
 """
 
 from __future__ import annotations
 
 import decimal
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -142,6 +146,16 @@ class PriceTable:
         """Every name and pattern in the table, exact names first."""
         return [*self._exact, *(p for p, _ in self._patterns)]
 
+    def with_defaults(self, extra: Mapping[str, Price]) -> PriceTable:
+        """This table, plus `extra`'s prices for the models it does not price: its own exact
+        names and patterns win (e.g. "vllm:*" keeps self-hosted models free).
+
+        table.with_defaults(read_litellm_prices(Path("model_prices_and_context_window.json")))
+        """
+        own = {**self._exact, **dict(self._patterns)}
+        added = {name: price for name, price in extra.items() if self.price(name) is None}
+        return PriceTable({**added, **own}, source=self.source)
+
     def price(self, model: str) -> Price | None:
         """The price of "provider:model", or None when nothing in the table matches."""
         exact = self._exact.get(model)
@@ -168,6 +182,80 @@ class PriceTable:
                 model,
             )
         return price.cost(usage)
+
+
+# LiteLLM's provider names (its model prefixes, its price map's litellm_provider) -> ragline's.
+LITELLM_PROVIDERS: Mapping[str, str] = {
+    "openai": "openai",
+    "anthropic": "anthropic",
+    "hosted_vllm": "vllm",
+}
+
+
+def read_litellm_prices(path: Path) -> dict[str, Price]:
+    """The prices in a LiteLLM `model_prices_and_context_window.json` (see `litellm_prices`)."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)
+    except FileNotFoundError as exc:
+        msg = f"LiteLLM price file {path} not found; fix costs.litellm_prices or set it to null"
+        raise FileNotFoundError(msg) from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"LiteLLM price file {path} is not JSON: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ValueError(f"LiteLLM price file {path} must hold a JSON object of models")
+    return litellm_prices(raw)
+
+
+def litellm_prices(raw: Mapping[str, object]) -> dict[str, Price]:
+    """ragline prices (USD per 1M tokens, exact) from LiteLLM's per-token price map.
+
+        litellm_prices({"gpt-4o-mini": {"litellm_provider": "openai",
+                        "input_cost_per_token": Decimal("1.5e-07"), "output_cost_per_token": ...}})
+        # {"openai:gpt-4o-mini": Price(input=Decimal("0.15"), ...)}
+
+    Keys become "provider:model" (LiteLLM's "openai/" etc. prefix dropped); only providers
+    ragline has (`LITELLM_PROVIDERS`) and entries with an `input_cost_per_token` are kept.
+    `cache_read_input_token_cost` becomes `cached_input`. Of two keys naming one model (e.g.
+    "gpt-4o" and "openai/gpt-4o"), the first in the file wins. Parse floats as `Decimal`
+    (`json.loads(text, parse_float=Decimal)`): the per-1M prices are then exact.
+    """
+    prices: dict[str, Price] = {}
+    for key, entry in raw.items():
+        if not isinstance(entry, Mapping):
+            continue
+        litellm = entry.get("litellm_provider")
+        provider = LITELLM_PROVIDERS.get(litellm) if isinstance(litellm, str) else None
+        if provider is None or entry.get("input_cost_per_token") is None:
+            continue  # a provider ragline has no adapter for, or not priced per token
+        name = f"{provider}:{key.removeprefix(f'{litellm}/')}"
+        if name in prices or _PATTERN_CHARS & set(name):
+            continue
+        cached = entry.get("cache_read_input_token_cost")
+        output = entry.get("output_cost_per_token")  # absent or null: free (embeddings)
+        prices[name] = Price(
+            input=_per_million(key, "input_cost_per_token", entry["input_cost_per_token"]),
+            output=_per_million(key, "output_cost_per_token", 0 if output is None else output),
+            cached_input=None
+            if cached is None
+            else _per_million(key, "cache_read_input_token_cost", cached),
+        )
+    return prices
+
+
+def _per_million(model: str, field: str, value: object) -> Decimal:
+    # A float (json.loads without parse_float) goes through its shortest repr: 1.5e-07 -> 0.15.
+    text = repr(value) if isinstance(value, float) else value
+    try:
+        if isinstance(text, bool) or not isinstance(text, int | Decimal | str):
+            raise decimal.InvalidOperation
+        per_token = Decimal(text)
+    except decimal.InvalidOperation:
+        raise ValueError(
+            f'LiteLLM price "{model}" {field} is {value!r}; it must be a number'
+        ) from None
+    if not per_token.is_finite() or per_token < 0:
+        raise ValueError(f'LiteLLM price "{model}" {field} is {value}; it must be a price >= 0')
+    return per_token.scaleb(6)  # exact: moves the exponent, keeps the digits
 
 
 class _DecimalLoader(yaml.SafeLoader):

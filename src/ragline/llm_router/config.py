@@ -5,6 +5,7 @@ LlmConfig(provider="local:/models/qwen2.5-0.5b-instruct-q4_k_m.gguf")
 LlmConfig(provider="extractive")
 LlmConfig(policy="cascade", deployments=(Deployment(model="vllm:small", quality=1),
                                          Deployment(model="openai:gpt-4o", quality=2)))
+LlmConfig(litellm_config=Path("litellm.yaml"))     # deployments from a LiteLLM model_list
 """
 
 from __future__ import annotations
@@ -21,7 +22,13 @@ from ragline.llm_router.guards.breaker import BreakerConfig
 from ragline.llm_router.guards.budgets import BudgetConfig
 from ragline.llm_router.guards.ratelimit import RateLimitConfig
 from ragline.llm_router.guards.retry import RetryConfig
-from ragline.llm_router.policies import DEFAULT_TIERS, Deployment, unranked_tiers
+from ragline.llm_router.litellm_config import apply_litellm
+from ragline.llm_router.policies import (
+    DEFAULT_TIERS,
+    Deployment,
+    endpoints_by_model,
+    unranked_tiers,
+)
 
 
 class LocalConfig(Strict):
@@ -100,6 +107,9 @@ class AnthropicConfig(Strict):
     )
 
 
+_SERVERS = (OpenAIConfig, VllmConfig, AnthropicConfig)  # the sections a deployment may point
+
+
 class CascadeConfig(Strict):
     """The order the cascade policy tries deployments in, and when it escalates to the next.
 
@@ -148,6 +158,12 @@ class LlmConfig(Strict):
     fallbacks: tuple[str, ...] = ("extractive",)
     policy: Literal["fixed", "cascade", "cost", "ab"] = "fixed"
     deployments: tuple[Deployment, ...] = ()
+    litellm_config: Path | None = Field(
+        None, description="a LiteLLM proxy config.yaml: its model_list becomes the deployments"
+    )
+    litellm_model_name: str | None = Field(
+        None, description="the model_list group (model_name) that answers; null: the first"
+    )
     tier: str = Field("default", description="cost policy: the quality tier to pick from")
     max_repairs: int = Field(
         2, ge=0, le=5, description="structured output: re-asks with the validation errors"
@@ -168,6 +184,32 @@ class LlmConfig(Strict):
     openai: OpenAIConfig = OpenAIConfig()
     vllm: VllmConfig = VllmConfig()
     anthropic: AnthropicConfig = AnthropicConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_litellm(cls, data: object) -> object:
+        # ragline.llm_router.litellm_config says how a model_list maps (and why).
+        return apply_litellm(data) if isinstance(data, dict) else data
+
+    @model_validator(mode="after")
+    def _one_endpoint_per_model(self) -> LlmConfig:
+        # The router keys models, breakers and stats by "provider:model".
+        for model, endpoints in endpoints_by_model(self.deployments).items():
+            if len(endpoints) > 1:
+                raise ValueError(
+                    f"llm.deployments list {model!r} with different base_url/api_key_env; "
+                    "deployments are told apart by 'provider:model': serve each under its own "
+                    "model id (e.g. vLLM's --served-model-name) or keep one"
+                )
+        for d in self.deployments:
+            provider = d.model.partition(":")[0]
+            section = getattr(self, provider, None)
+            if (d.base_url or d.api_key_env) and not isinstance(section, _SERVERS):
+                raise ValueError(
+                    f"llm.deployments {d.model!r} sets base_url/api_key_env, which provider "
+                    f"{provider!r} does not take; only openai, vllm and anthropic call a server"
+                )
+        return self
 
     @model_validator(mode="after")
     def _policy_needs_deployments(self) -> LlmConfig:

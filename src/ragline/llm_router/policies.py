@@ -28,6 +28,7 @@ class Deployment(Strict):
     """A model the router may send to: "provider:model", its tier, A/B weight and quality rank.
 
     Deployment(model="anthropic:claude-3-5-haiku-latest", tier="cheap", weight=3, quality=1)
+    Deployment(model="vllm:qwen", base_url="http://gpu-2:8000/v1", api_key_env="GPU2_KEY")
     """
 
     model: str = Field(
@@ -38,6 +39,12 @@ class Deployment(Strict):
     )
     weight: float = Field(1.0, gt=0, allow_inf_nan=False, description="share of A/B traffic")
     quality: int = Field(0, description="higher is better; a cascade goes from low to high")
+    # Where this deployment's provider is called, over its llm.<provider> section: two
+    # deployments of one provider may run on different servers (a LiteLLM model_list).
+    base_url: str | None = Field(None, description="null: the provider's llm.<provider>.base_url")
+    api_key_env: str | None = Field(
+        None, description="env var holding the key; null: the provider's llm.<provider>.api_key_env"
+    )
 
     @field_validator("model")
     @classmethod
@@ -59,6 +66,16 @@ def fixed(deployments: Sequence[Deployment], name: str) -> list[Deployment]:
 
 
 DEFAULT_TIERS = ("cheap", "default", "smart")
+
+
+def endpoints_by_model(
+    deployments: Sequence[Deployment],
+) -> dict[str, set[tuple[str | None, str | None]]]:
+    """Each model's distinct (base_url, api_key_env) pairs: more than one is ambiguous."""
+    found: dict[str, set[tuple[str | None, str | None]]] = {}
+    for d in deployments:
+        found.setdefault(d.model, set()).add((d.base_url, d.api_key_env))
+    return found
 
 
 def unranked_tiers(deployments: Sequence[Deployment], tiers: Sequence[str]) -> list[str]:

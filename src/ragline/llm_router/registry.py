@@ -4,6 +4,9 @@
     model = resolve("local:/models/qwen2.5-0.5b-instruct-q4_k_m.gguf", LlmConfig())
     model = resolve("openai:gpt-4o-mini")            # also "vllm:<model or LoRA>", "anthropic:..."
 
+A deployment in `config.deployments` that sets `base_url` / `api_key_env` is built with them
+over its provider's section (`llm.openai`, `llm.vllm`, `llm.anthropic`).
+
 Built-in providers register exactly as any other would:
 
     registry = builtin_registry()
@@ -15,6 +18,8 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Callable
 from pathlib import Path
+
+from pydantic import BaseModel
 
 from ragline.core.chat import ChatModel
 from ragline.llm_router.config import LlmConfig
@@ -47,7 +52,8 @@ class Registry:
                 f"unknown provider {name!r} in {spec!r}; known: {', '.join(self.names())} "
                 "(write 'provider' or 'provider:model', e.g. 'local:/path/model.gguf')"
             )
-        return factory(model or None, config or LlmConfig())
+        config = config or LlmConfig()
+        return factory(model or None, _endpoint(name, spec.strip(), config))
 
 
 def builtin_registry() -> Registry:
@@ -65,6 +71,31 @@ def builtin_registry() -> Registry:
 def resolve(spec: str, config: LlmConfig | None = None) -> ChatModel:
     """`builtin_registry().resolve(spec, config)`."""
     return builtin_registry().resolve(spec, config)
+
+
+def _endpoint(name: str, spec: str, config: LlmConfig) -> LlmConfig:
+    """`config` with the deployment `spec`'s own base_url / api_key_env (if it sets any) in
+    its provider's section, so deployments of one provider can live on different servers."""
+    deployment = next((d for d in config.deployments if d.model == spec), None)
+    if deployment is None:
+        return config
+    update = {
+        key: value
+        for key, value in (
+            ("base_url", deployment.base_url),
+            ("api_key_env", deployment.api_key_env),
+        )
+        if value is not None
+    }
+    if not update:
+        return config
+    section = getattr(config, name, None)
+    if not isinstance(section, BaseModel) or not set(update) <= set(type(section).model_fields):
+        raise UnknownProvider(
+            f"deployment {spec!r} sets {', '.join(sorted(update))}, which provider {name!r} "
+            "does not take; remove them (only openai, vllm and anthropic call a server)"
+        )
+    return config.model_copy(update={name: section.model_copy(update=update)})
 
 
 def _local(model: str | None, config: LlmConfig) -> ChatModel:

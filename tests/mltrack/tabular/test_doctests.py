@@ -17,6 +17,7 @@ MODULES = [
     "evaluate",
     "features",
     "models",
+    "pyfunc",
     "split",
     "temporal",
 ]

@@ -4,6 +4,7 @@ says "not recorded" / "not declared" instead of inventing what nobody measured."
 
 from __future__ import annotations
 
+import dataclasses
 import doctest
 import json
 from datetime import UTC, datetime
@@ -177,6 +178,14 @@ def test_absent_values_are_said_to_be_absent() -> None:
     bare = render_card(CardInputs(_version(None), None, {}, ()))
     assert "- stage: none (archived)" in bare
     assert "No report.json: metrics, calibration and fairness were not recorded." in bare
+    assert "MLflow pyfunc" not in bare  # a version registered as a bare model folder
+
+
+@pytest.mark.unit
+def test_a_pyfunc_version_says_how_mlflow_loads_it() -> None:
+    version = dataclasses.replace(_version(), pyfunc=True)
+    text = render_card(CardInputs(version, None, {}, ()))
+    assert '- MLflow pyfunc: `mlflow.pyfunc.load_model("models:/churn/2")`\n' in text
 
 
 def _group(name: str, count: int, selected: int, small: bool = False) -> dict[str, object]:

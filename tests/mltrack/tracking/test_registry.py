@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ragline.mltrack.errors import GateRefused, MltrackError, UnsafeModelFile
-from ragline.mltrack.tracking.artifacts import Feature, ModelArtifact, check_safe
+from ragline.mltrack.tracking.artifacts import PYFUNC_MODEL_DIR, Feature, ModelArtifact, check_safe
 from ragline.mltrack.tracking.experiments import ExperimentPlan, Tracker
 from ragline.mltrack.tracking.gates import (
     BEATS_PRODUCTION,
@@ -257,3 +257,41 @@ def test_check_safe_and_model_json(model_folder: Path, tmp_path: Path) -> None:
     )
     with pytest.raises(UnsafeModelFile, match="use a plain file name"):
         ModelArtifact.read(broken)
+
+
+def test_a_pyfunc_package_is_the_version_source_and_load_gets_the_model_folder(
+    backend: Backend, model_folder: Path, tmp_path: Path
+) -> None:
+    import lightgbm as lgb
+    from mlflow.artifacts import download_artifacts
+
+    package = tmp_path / "pyfunc"
+    shutil.copytree(model_folder, package / PYFUNC_MODEL_DIR)
+    (package / "MLmodel").write_text("flavors: {python_function: {}}\n")  # layout only
+    registry, name = ModelRegistry(backend.config, backend.data_dir), backend.model()
+    v1 = registry.register(name, package, run_id=run_id(backend), actor="ana", command="reg")
+    assert (v1.pyfunc, v1.format, v1.signature[0]) == (
+        True,
+        "lightgbm-text",
+        Feature("tenure", "float64"),
+    )
+
+    # the version's source is the whole package: what mlflow.pyfunc.load_model downloads
+    source = Path(download_artifacts(v1.source, dst_path=str(tmp_path / "dl")))
+    assert (source / "MLmodel").is_file() and (source / PYFUNC_MODEL_DIR / "model.txt").is_file()
+    # ragline's loader still gets the model folder itself
+    booster = registry.load_version(name, 1, lambda p: lgb.Booster(model_file=str(p / "model.txt")))
+    assert booster.feature_name() == ["tenure", "spend"]
+    plain = registry.register(name, model_folder, run_id=run_id(backend), actor="ana")
+    assert not plain.pyfunc
+
+    hollow = tmp_path / "hollow"
+    hollow.mkdir()
+    (hollow / "MLmodel").write_text("flavors: {}\n")
+    with pytest.raises(MltrackError, match="without a ragline model in artifacts/model/"):
+        registry.register(name, hollow, run_id=run_id(backend), actor="ana")
+    (hollow / "python_model.pkl").write_bytes(b"\x80\x04N.")
+    with pytest.raises(UnsafeModelFile, match=r"python_model\.pkl"):
+        registry.register(name, hollow, run_id=run_id(backend), actor="ana")
+    assert [v.version for v in registry.versions(name)] == [2, 1]
+    registry.close()

@@ -100,7 +100,7 @@ def wire_message(message: Message) -> ChatCompletionMessageParam:
         if message.tool_calls:
             return {
                 "role": "assistant",
-                "content": message.content or None,
+                "content": message.content,  # "" not null: chat templates (llama.cpp) need text
                 "tool_calls": [
                     {
                         "id": c.id,

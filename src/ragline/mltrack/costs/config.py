@@ -4,9 +4,10 @@
     RAGLINE_COSTS__EMBEDDING_USD_PER_1M_TOKENS=1000      # the same key from the environment
     config.prices()                                      # the one `Prices` object, table loaded
 
-LLM token prices come from `pricing` (configs/pricing.yaml, USD per 1M tokens by model); the
-other prices are plain settings, 0 by default (embedded engines on your own CPU cost nothing
-extra, but the events still count the work).
+LLM token prices come from `pricing` (configs/pricing.yaml, USD per 1M tokens by model), with
+`litellm_prices` (a LiteLLM price map, e.g. model_prices_and_context_window.json) filling in the
+models it lacks; the other prices are plain settings, 0 by default (embedded engines on your
+own CPU cost nothing extra, but the events still count the work).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Literal
 from pydantic import Field
 
 from ragline.core.config_files import locate_config
-from ragline.core.pricing import Prices, PriceTable
+from ragline.core.pricing import Prices, PriceTable, read_litellm_prices
 from ragline.core.strict import Strict
 from ragline.mltrack.config import sql_url
 
@@ -46,6 +47,11 @@ class CostsConfig(Strict):
     """Prices of every kind of work, and the ledger that records what was spent."""
 
     pricing: Path = Field(Path("configs/pricing.yaml"), description="USD per 1M tokens by model")
+    litellm_prices: Path | None = Field(
+        None,
+        description="a LiteLLM model_prices_and_context_window.json: prices for the models "
+        "`pricing` lacks (its own entries win)",
+    )
     unpriced: Literal["refuse", "free"] = Field(
         "refuse", description="a model missing from the pricing table: refuse it, or cost 0"
     )
@@ -65,8 +71,11 @@ class CostsConfig(Strict):
 
     def prices(self) -> Prices:
         """The one pricing object every cost event is priced with (reads the price table)."""
+        table = PriceTable.load(locate_config(self.pricing))
+        if self.litellm_prices is not None:
+            table = table.with_defaults(read_litellm_prices(self.litellm_prices))
         return Prices(
-            PriceTable.load(locate_config(self.pricing)),
+            table,
             embedding_usd_per_1m_tokens=self.embedding_usd_per_1m_tokens,
             vector_usd_per_1k_queries=self.vector_usd_per_1k_queries,
             vector_usd_per_1k_writes=self.vector_usd_per_1k_writes,

@@ -6,7 +6,9 @@
 Modules: `config` (the YAML schema), `data` (read the table, encode the target), `split`,
 `temporal` and `features` (fitted on train only, traced as `FitRecord`s), `baselines`, `models`
 (LightGBM, XGBoost, scikit-learn), `tuning` (Optuna), `evaluate` (evals metrics with CIs,
-calibration, fairness), `artifacts` (save/load without pickle) and `train` (the run).
+calibration, fairness), `artifacts` (save/load without pickle), `train` (the run) and `pyfunc`
+(a model folder as an MLflow pyfunc model loaded from code; not imported here: it imports
+mlflow.pyfunc).
 """
 
 from ragline.mltrack.tabular.artifacts import (

@@ -8,9 +8,11 @@ Training: score the data's quality and refuse below `min_quality` (unless forced
 experiment; train (baseline first, tuning when asked); run the leakage checks on what the
 training fitted; record the verdict (``iterate`` when the model beats its baseline on the test
 split with a CI that excludes 0, else ``archived``); register the model in development when the
-config names `experiment.register_as` and no leakage was found. Everything a gate needs later
-is stored on the experiment: the quality score, the leakage findings, the test metrics with
-their CIs and whether the model beat its baseline (the classical "eval suite").
+config names `experiment.register_as` and no leakage was found, as an MLflow pyfunc model
+(``mlflow.pyfunc.load_model("models:/NAME@production")`` and ``mlflow models serve`` load it).
+Everything a gate needs later is stored on the experiment: the quality score, the leakage
+findings, the test metrics with their CIs and whether the model beat its baseline (the
+classical "eval suite").
 
 Promotion: gather the candidate's evidence and production's, check the gates, move the alias,
 and mark the candidate's experiment ``promoted`` when it reaches production.
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,7 +139,7 @@ def train_job(
         verdict = _finish(run, result, leakage)
         version = None
         if config.experiment.register_as and leakage.clean:
-            version = _register(ml, data_dir, config.experiment.register_as, result, run, plan)
+            version = _register(config, ml, data_dir, result, run, plan)
         return TrainOutcome(run.exp_id, run.run_id, result, quality, leakage, verdict, version)
 
 
@@ -152,18 +155,27 @@ def _finish(run: ActiveRun, result: TrainResult, leakage: LeakageReport) -> Verd
 
 
 def _register(
+    config: TrainConfig,
     ml: MltrackConfig,
     data_dir: Path,
-    name: str,
     result: TrainResult,
     run: ActiveRun,
     plan: ExperimentPlan,
 ) -> ModelVersionInfo:
+    """Register the model as an MLflow pyfunc package (`ragline.mltrack.tabular.pyfunc`), with
+    a few raw test rows as its input example; the version starts in development."""
+    from ragline.mltrack.tabular.pyfunc import EXAMPLE_ROWS, package_model  # mlflow.pyfunc
+
+    name = config.experiment.register_as or ""
+    prep = result.prepared or prepare(config)
+    example = prep.frame.loc[prep.split.test[:EXAMPLE_ROWS]]
     registry = ModelRegistry(ml, data_dir)
     try:
-        version = registry.register(
-            name, result.artifact_dir, run_id=run.run_id, actor=plan.actor, command=plan.command
-        )
+        with tempfile.TemporaryDirectory(prefix="ragline-pyfunc-") as tmp:
+            package = package_model(result.artifact_dir, Path(tmp) / "pyfunc", example=example)
+            version = registry.register(
+                name, package, run_id=run.run_id, actor=plan.actor, command=plan.command
+            )
     finally:
         registry.close()
     run.set_tags({T_MODEL: f"{version.name}:{version.version}"})

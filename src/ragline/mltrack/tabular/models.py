@@ -12,7 +12,7 @@ Targets are 0/1 for classification (``classes`` = [negative, positive]) or numbe
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -94,6 +94,20 @@ def score_frame(
     if pipeline is None:
         return model.predict(frame)
     return model.predict_matrix(pipeline.matrix(frame, model.meta.features))
+
+
+def class_labels(
+    scores: FloatArray, classes: Sequence[Label], threshold: float = 0.5
+) -> list[Label]:
+    """The predicted class of each score: ``classes[-1]`` (positive) at or above `threshold`,
+    else ``classes[0]``; the labels ``POST /v1/predict`` and the MLflow pyfunc model return.
+
+    Example:
+        >>> class_labels(np.array([0.2, 0.5, 0.9]), ("<=50K", ">50K"))
+        ['<=50K', '>50K', '>50K']
+    """
+    negative, positive = classes[0], classes[-1]
+    return [positive if s >= threshold else negative for s in scores]
 
 
 @dataclass(frozen=True, slots=True)

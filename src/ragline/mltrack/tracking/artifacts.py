@@ -15,6 +15,10 @@ loader):
     artifact.write_metadata()                    # model.json for a model file you saved
     ModelArtifact.read(folder)                   # check_safe + parse model.json
 
+A folder may also be an MLflow pyfunc package (``MLmodel`` at its top, the model folder in
+``artifacts/model``): `model_folder` finds the model folder inside it, and the registry stores the
+whole package so ``mlflow.pyfunc.load_model("models:/NAME@production")`` works.
+
 Each format's reader and writer lives beside the training code (``ragline.mltrack.tabular``); this
 module fixes the layout and refuses pickles: by suffix (``.pkl``, ``.pickle``, ``.joblib``, ...), by
 content (a pickle stream's protocol header, whatever the file is called), and inside zip containers
@@ -40,6 +44,10 @@ MODEL_FILES: dict[ModelFormat, str] = {
     "onnx": "model.onnx",
 }
 METADATA_FILE = "model.json"
+# an MLflow pyfunc package (`ragline.mltrack.tabular.pyfunc.package_model`): MLflow's MLmodel at
+# the top, the model folder above as the pyfunc artifact "model" under PYFUNC_MODEL_DIR
+MLMODEL_FILE = "MLmodel"
+PYFUNC_MODEL_DIR = "artifacts/model"
 UNSAFE_SUFFIXES = frozenset({".pkl", ".pickle", ".joblib", ".dill", ".pt", ".pth"})
 ClassLabel = str | int | float | bool
 
@@ -186,3 +194,23 @@ def check_safe(folder: Path) -> None:
             "would run arbitrary code; save the model as "
             f"{', '.join(f'{k} ({v})' for k, v in MODEL_FILES.items())} and remove the pickles"
         )
+
+
+def model_folder(folder: Path) -> Path:
+    """The model folder itself, or the one inside an MLflow pyfunc package (see the module
+    docstring); the package's own files are checked for pickles as well.
+
+    Example:
+        >>> model_folder(Path("pyfunc-package")).as_posix()  # doctest: +SKIP
+        'pyfunc-package/artifacts/model'
+    """
+    if not (folder / MLMODEL_FILE).is_file():
+        return folder
+    check_safe(folder)
+    inner = folder / PYFUNC_MODEL_DIR
+    if not (inner / METADATA_FILE).is_file():
+        raise MltrackError(
+            f"{folder} is an MLflow model without a ragline model in {PYFUNC_MODEL_DIR}/; "
+            "package it with ragline.mltrack.tabular.pyfunc.package_model"
+        )
+    return inner

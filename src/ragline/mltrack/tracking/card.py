@@ -150,7 +150,10 @@ def _model(inputs: CardInputs) -> list[str]:
     out += [f"- stage: {v.stage or 'none (archived)'}", f"- format: {v.format or ABSENT}"]
     out += [f"- kind: {mf.kind if mf else ABSENT}", f"- task: {mf.task if mf else ABSENT}"]
     out += [f"- owner: {inputs.spec.owner or 'not declared: add experiment.owner to the config'}"]
-    out += [f"- source: `{v.source}`", f"- run: {v.run_id or ABSENT}", ""]
+    out += [f"- source: `{v.source}`", f"- run: {v.run_id or ABSENT}"]
+    if v.pyfunc:
+        out.append(f'- MLflow pyfunc: `mlflow.pyfunc.load_model("models:/{v.name}/{v.version}")`')
+    out.append("")
     if mf is not None:
         classes = mf.signature.classes
         out += [f"Target `{mf.signature.target}`, classes {list(classes) if classes else 'none'}."]

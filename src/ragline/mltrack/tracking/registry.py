@@ -20,6 +20,13 @@ failed gates. Replaying the log gives the production history, so `rollback` rest
 that was in production before the current one; rolling back again goes one further back. The
 alias moves happen first and the rows are appended after, in one transaction.
 
+A registered folder may be an MLflow pyfunc package (``MLmodel`` at its top, the model folder in
+``artifacts/model``; `ragline ml train` registers every model this way, see
+`ragline.mltrack.tabular.pyfunc`): the version's source is then the package, so
+``mlflow.pyfunc.load_model("models:/NAME@production")`` and ``mlflow models serve`` load the
+version the ``production`` alias points at, while `load` still hands `load_fn` the model folder.
+The aliases stay the registry's (and so ragline's) record of stages.
+
 Model files are never unpickled: a folder is checked by
 `ragline.mltrack.tracking.artifacts.check_safe` before it is registered and after it is downloaded;
 loading a format is the caller's `load_fn`.
@@ -42,7 +49,12 @@ import sqlalchemy as sa
 
 from ragline.mltrack.config import MltrackConfig
 from ragline.mltrack.errors import GateRefused, MltrackError, TrackingError
-from ragline.mltrack.tracking.artifacts import Feature, ModelArtifact
+from ragline.mltrack.tracking.artifacts import (
+    PYFUNC_MODEL_DIR,
+    Feature,
+    ModelArtifact,
+    model_folder,
+)
 from ragline.mltrack.tracking.gates import GateDecision, GateInputs, check_gates
 from ragline.mltrack.tracking.mlflow_store import MlflowStore
 
@@ -109,6 +121,7 @@ class ModelVersionInfo:
     source: str
     format: str
     signature: tuple[Feature, ...]
+    pyfunc: bool = False  # source is an MLflow pyfunc model (mlflow.pyfunc.load_model loads it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,14 +185,22 @@ class ModelRegistry:
         self, name: str, folder: Path, *, run_id: str, actor: str, command: str | None = None
     ) -> ModelVersionInfo:
         """Copy a model folder into run `run_id`'s artifacts and register it as a new version
-        in development. Pickled files are refused (UnsafeModelFile) before anything is stored."""
-        artifact = ModelArtifact.read(folder)
+        in development. Pickled files are refused (UnsafeModelFile) before anything is stored.
+
+        `folder` may be an MLflow pyfunc package (``MLmodel`` at its top, as
+        `ragline.mltrack.tabular.pyfunc.package_model` writes): the version's source is then the
+        package, so ``mlflow.pyfunc.load_model("models:/NAME@STAGE")`` and ``mlflow models
+        serve`` load it, while `load` still hands `load_fn` the model folder inside it."""
+        inner = model_folder(folder)
+        artifact = ModelArtifact.read(inner)
         client, path = self.store.client, f"registered/{name}/{uuid.uuid4().hex[:12]}"
+        packaged = inner != folder
         tags = {
             "ragline.format": artifact.format,
             "ragline.signature": json.dumps([[f.name, f.dtype] for f in artifact.signature]),
             "ragline.target": artifact.target or "",
-            "ragline.artifact_path": path,
+            "ragline.artifact_path": f"{path}/{PYFUNC_MODEL_DIR}" if packaged else path,
+            "ragline.flavor": "python_function" if packaged else "none",
         }
         with self.store.errors(f"registering {name} from run {run_id}"):
             source = f"{client.get_run(run_id).info.artifact_uri}/{path}"
@@ -397,6 +418,7 @@ class ModelRegistry:
             source=mv.source or "",
             format=tags.get("ragline.format", ""),
             signature=tuple(Feature(str(n), str(d)) for n, d in pairs),
+            pyfunc=tags.get("ragline.flavor") == "python_function",
         )
 
 

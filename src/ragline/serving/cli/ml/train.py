@@ -128,7 +128,8 @@ def _train(
         out.print(f"    {finding}", markup=False)
     if outcome.version is not None:
         v = outcome.version
-        out.print(f"  registered {v.name}:{v.version} in development", markup=False)
+        mlflow_uri = f" (MLflow model models:/{v.name}/{v.version})" if v.pyfunc else ""
+        out.print(f"  registered {v.name}:{v.version} in development{mlflow_uri}", markup=False)
     tuning = result.tuning
     tuned = ""
     if tuning is not None:
