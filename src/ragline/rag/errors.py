@@ -4,6 +4,7 @@ RagError
  ├── IngestError      a file or record cannot be loaded or chunked; the ingest skips it
  ├── EmbeddingError   the embedding model cannot be found, loaded or run
  └── StoreError       the vector store refused an operation (bad collection, dimension clash)
+      └── StoreUnreachable  the Qdrant server at store.url did not answer (names the URL)
 """
 
 from __future__ import annotations
@@ -25,3 +26,8 @@ class EmbeddingError(RagError):
 
 class StoreError(RagError):
     """The vector store refused an operation."""
+
+
+class StoreUnreachable(StoreError):
+    """The Qdrant server could not be reached or did not answer in time; the message names the
+    URL and what to check."""

@@ -22,6 +22,7 @@ from ragline.core.index import VectorIndex
 from ragline.rag.embed.sentence_transformers import SentenceTransformerEmbedder
 from ragline.rag.embed.sparse import Bm25Encoder
 from ragline.rag.ingest import Ingestor, IngestSettings, Manifest, Progress
+from ragline.rag.ingest.pipeline import MapperFactory
 from ragline.rag.metering import Meter, MeteredEmbedder, MeteredStore
 from ragline.rag.retrieve import RetrievalConfig, Retriever
 from ragline.rag.store.protocol import VectorStore
@@ -113,11 +114,13 @@ def build_ingestor(
     costs: Accounting,
     embedder: Embedder | None = None,
     sparse: SparseEncoder | None = None,
+    mapper: MapperFactory | None = None,
 ) -> Ingestor:
     """An ingestor writing into `store`, with the manifest of that store and collection.
 
     A long-lived process (the API) passes the `embedder` and `sparse` encoder it already
-    loaded, so an ingest job never loads a second copy of the model.
+    loaded, so an ingest job never loads a second copy of the model; `mapper` says where files
+    load and chunk (default: in-process or the ingest.workers pool; Ray: `ray_mapper`).
     """
     ingest_settings = IngestSettings(
         ingest=settings.ingest,
@@ -133,6 +136,7 @@ def build_ingestor(
         store,
         build_manifest(settings, store.collection),
         progress,
+        mapper,
     )
 
 

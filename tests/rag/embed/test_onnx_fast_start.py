@@ -170,8 +170,11 @@ _NO_TORCH_SCRIPT = textwrap.dedent(
     seen["big"] = embedder.embed([f"query {i}" for i in range(40)], kind="query").shape
     seen["backend"], seen["heavy"] = embedder.query_backend, heavy()
     seen["loaded"] = embedder.load_seconds > 0
-    embedder.embed(["a document"], kind="document")  # documents: torch, loaded now
+    embedder.embed(["a document"], kind="document")  # documents: on ONNX too, no torch
     seen["after_document"] = [embedder.query_backend, heavy()]
+    torch_docs = EmbeddingConfig(onnx_cache=Path(sys.argv[1]), document_backend="torch")
+    SentenceTransformerEmbedder(torch_docs).embed(["a document"], kind="document")
+    seen["after_torch_document"] = heavy()
     print(json.dumps(seen))
     """
 )
@@ -188,7 +191,8 @@ def test_the_fast_path_imports_no_torch(cache: Path) -> None:
     assert seen["heavy"] == [], "the fast path imported a torch package"
     assert seen["backend"] == "onnx (no torch)" and seen["loaded"]
     assert (seen["dims"], seen["small"], seen["big"]) == (384, [1, 384], [40, 384])
-    assert seen["after_document"] == ["onnx", sorted(HEAVY)]  # the check can see torch
+    assert seen["after_document"] == ["onnx (no torch)", []]
+    assert seen["after_torch_document"] == sorted(HEAVY)  # the check can see torch
 
 
 def test_dims_and_backend_need_no_torch(
@@ -213,7 +217,7 @@ def test_a_torch_config_or_device_never_reads_the_sidecar(
 ) -> None:
     reads: list[str] = []
     monkeypatch.setattr(onnx_query, "find_sidecar", lambda *args: reads.append("read"))
-    plain = fresh(query_backend="torch")
+    plain = fresh(query_backend="torch", document_backend="torch")
     plain._model = embedder.model
     assert plain.embed(["a query"], kind="query").shape == (1, 384)
     assert plain.query_backend == "torch" and plain._onnx is None

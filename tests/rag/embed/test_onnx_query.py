@@ -126,23 +126,40 @@ def test_query_prefix_reaches_the_onnx_path(
     assert not np.allclose(got, unprefixed, atol=1e-3)
 
 
-def test_big_query_batches_use_every_core_and_documents_torch(
+@pytest.mark.parametrize("documents", ["onnx", "torch"])
+def test_big_query_batches_use_every_core_and_documents_their_backend(
     embedder: SentenceTransformerEmbedder,
     encoder: OnnxQueryEncoder,
     monkeypatch: pytest.MonkeyPatch,
+    documents: str,
 ) -> None:
-    onnx = sharing(embedder)
+    onnx = sharing(embedder, document_backend=documents)
     onnx._onnx, onnx._onnx_tried = encoder, True
     small = count_calls(monkeypatch, encoder, "encode")
     big = count_calls(monkeypatch, encoder, "encode_many")
-    torch_calls = count_calls(monkeypatch, embedder.model, "encode")
+    torch_calls = count_calls(monkeypatch, embedder.model, "forward")
     many = [f"query number {i}" for i in range(ONNX_MAX_BATCH + 1)]
     assert onnx.embed(many, kind="query").shape == (len(many), 384)
     assert (small, big, torch_calls) == ([], [1], [])  # torch is loaded, ONNX still serves
     assert onnx.embed(many[:2], kind="document").shape == (2, 384)
-    assert (small, big, torch_calls) == ([], [1], [1])
+    on_onnx = documents == "onnx"
+    assert (small, len(big), len(torch_calls)) == ([], 1 + on_onnx, 1 - on_onnx)
     onnx.embed(many[:ONNX_MAX_BATCH], kind="query")
-    assert (small, big, torch_calls) == ([1], [1], [1])
+    assert (len(small), len(big), len(torch_calls)) == (1, 1 + on_onnx, 1 - on_onnx)
+
+
+def test_query_backend_torch_keeps_queries_on_torch_while_documents_use_onnx(
+    embedder: SentenceTransformerEmbedder,
+    encoder: OnnxQueryEncoder,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    mixed = sharing(embedder, query_backend="torch")
+    big = count_calls(monkeypatch, encoder, "encode_many")
+    mixed._onnx, mixed._onnx_tried = encoder, True
+    mixed.embed(["a query"], kind="query")
+    assert big == [] and mixed.query_backend == "torch"
+    mixed.embed(["a document", "another"], kind="document")
+    assert big == [1]
 
 
 def test_big_batches_run_on_a_session_with_a_thread_per_core(
@@ -167,8 +184,8 @@ def test_first_query_creates_the_encoder_from_the_cache(
     encoder: OnnxQueryEncoder,
     onnx_cache: Path,
 ) -> None:
-    lazy = sharing(embedder, onnx_cache=onnx_cache)
-    lazy.embed(["a document"], kind="document")
+    lazy = sharing(embedder, onnx_cache=onnx_cache, document_backend="torch")
+    lazy.embed(["a document"], kind="document")  # on torch: creates no encoder
     assert lazy.query_backend == "torch" and lazy.onnx_unavailable is None  # not tried yet
     lazy.embed(["a query"], kind="query")
     assert lazy.query_backend == "onnx" and lazy.onnx_unavailable is None
@@ -275,9 +292,10 @@ def test_torch_backend_never_touches_onnx(
     embedder: SentenceTransformerEmbedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tries = count_calls(monkeypatch, OnnxQueryEncoder, "load")
-    plain = sharing(embedder, query_backend="torch", onnx_cache=tmp_path)
+    plain = sharing(embedder, query_backend="torch", document_backend="torch", onnx_cache=tmp_path)
     plain.warm_up()
     assert plain.embed(["a query"], kind="query").shape == (1, 384)
+    assert plain.embed(["a document"], kind="document").shape == (1, 384)
     assert tries == [] and plain.query_backend == "torch" and plain.onnx_unavailable is None
     assert list(tmp_path.iterdir()) == []
 

@@ -8,9 +8,14 @@ A model name resolves, in order, to: an existing local path; the copy shipped in
 
 With `query_backend: onnx` (the default), queries go through an ONNX Runtime export of the same
 model (`ragline.rag.embed.onnx_query`), which answers a short query ~3x faster than torch;
-documents, and any model the ONNX path cannot reproduce, stay on torch. Once an export has been
-checked against torch, a sidecar beside it lets later processes embed queries with no torch at all
-(no import, no model load: ~0.3 s to start instead of ~5 s); see `query_backend` for what is in use.
+with `document_backend: onnx` (the default) documents on a CPU go through it too (~2x torch's
+rate). Any model the ONNX path cannot reproduce stays on torch. Once an export has been checked
+against torch, a sidecar beside it lets later processes embed with no torch at all (no import, no
+model load: ~0.3 s to start instead of ~5 s); see `query_backend` for what is in use.
+
+On a GPU (`device: auto|cuda|cuda:N`) documents run on torch through `DocumentEncoder`
+(`ragline.rag.embed.documents`): fp16 weights, length-sorted batches of `gpu_batch_size`, the
+next batch tokenized by a worker thread while the device runs this one (`device_plan`).
 """
 
 from __future__ import annotations
@@ -27,6 +32,13 @@ import numpy as np
 from ragline.core.embedding import EmbedKind, TokenWindow
 from ragline.core.types import FloatMatrix
 from ragline.rag.config import EmbeddingConfig
+from ragline.rag.embed.device import (
+    DevicePlan,
+    plan_documents,
+    usable_cpus,
+    visible_cuda_devices,
+)
+from ragline.rag.embed.documents import DocumentEncoder
 from ragline.rag.embed.onnx_sidecar import PlainTokenizer
 from ragline.rag.errors import EmbeddingError
 
@@ -101,6 +113,19 @@ class SentenceTransformerEmbedder:
         # yet, or ONNX in use).
         self.onnx_unavailable: str | None = None
         self._window: TokenWindow | None = None  # read once: parsing the tokenizer takes ms
+        self._plan: DevicePlan | None = None
+
+    @property
+    def device_plan(self) -> DevicePlan:
+        """Device, precision, batch size and tokenizer threads of document batches (resolved
+        once; `embedding.device: auto` asks torch whether it sees a CUDA device)."""
+        if self._plan is None:
+            cuda = 0 if self.config.device == "cpu" else visible_cuda_devices()
+            try:
+                self._plan = plan_documents(self.config, cuda, usable_cpus())
+            except ValueError as exc:
+                raise EmbeddingError(str(exc)) from exc
+        return self._plan
 
     @property
     def name(self) -> str:
@@ -114,16 +139,38 @@ class SentenceTransformerEmbedder:
         "onnx": queries on ONNX Runtime, torch loaded too (for documents, or to check the
         export); "torch": queries on torch (`onnx_unavailable` says why, if ONNX was asked for).
         """
-        if self._onnx is None:
+        if self._onnx is None or self.config.query_backend != "onnx":
             return "torch"
         return "onnx" if self._model is not None else "onnx (no torch)"
+
+    @property
+    def document_backend(self) -> str:
+        """What embeds documents ("onnx" or "torch"; before the first use: what is configured,
+        "torch" once the ONNX export turned out unavailable)."""
+        wanted = self.config.document_backend == "onnx" and self._cpu_documents()
+        if not wanted or (self._onnx_tried and self._onnx is None):
+            return "torch"
+        return "onnx"
 
     def warm_up(self) -> None:
         """Load what queries need now: the ONNX encoder from its sidecar when one is current
         (torch stays unloaded until documents need it); otherwise torch and the ONNX export."""
-        if self._fast_encoder() is None:
+        if self.config.query_backend != "onnx":
+            self._ensure_model()  # documents may still use ONNX: created on their first use
+        elif self._fast_encoder() is None:
             self._ensure_model()
             self._query_encoder()
+
+    def _onnx_wanted(self) -> bool:
+        config = self.config
+        return config.query_backend == "onnx" or (
+            config.document_backend == "onnx" and config.device in ("cpu", "auto")
+        )
+
+    def _cpu_documents(self) -> bool:
+        """Whether documents run on the CPU (`auto` asks torch, so only when it must)."""
+        device = self.config.device
+        return device == "cpu" or (device == "auto" and self.device_plan.device == "cpu")
 
     def _ensure_model(self) -> None:
         with self._lock:
@@ -132,7 +179,7 @@ class SentenceTransformerEmbedder:
 
     def _fast_encoder(self) -> OnnxQueryEncoder | None:
         """The ONNX encoder from a current sidecar, without torch; tried once, before torch."""
-        if self._sidecar_tried or self._model is not None or self.config.query_backend != "onnx":
+        if self._sidecar_tried or self._model is not None or not self._onnx_wanted():
             return self._onnx
         with self._lock:
             if not self._sidecar_tried and self._model is None:
@@ -151,7 +198,7 @@ class SentenceTransformerEmbedder:
 
     def _query_encoder(self) -> OnnxQueryEncoder | None:
         """The ONNX encoder for queries, created once; a failure is remembered, not retried."""
-        if self._onnx_tried or self.config.query_backend != "onnx":
+        if self._onnx_tried or not self._onnx_wanted():
             return self._onnx
         if self._fast_encoder() is not None:
             return self._onnx
@@ -177,13 +224,14 @@ class SentenceTransformerEmbedder:
 
     def _load(self) -> Any:
         source = resolve_model(self.config.model)
+        plan = self.device_plan
         started = time.perf_counter()
         try:
             from sentence_transformers import SentenceTransformer
             from transformers.utils import logging as transformers_logging
 
             transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-            model = SentenceTransformer(source, device=self.config.device)
+            model = SentenceTransformer(source, device=plan.device)
         except (OSError, ValueError, RuntimeError) as exc:
             offline = os.environ.get("HF_HUB_OFFLINE") == "1"
             hint = " (HF_HUB_OFFLINE=1: give a local path)" if offline else ""
@@ -191,6 +239,8 @@ class SentenceTransformerEmbedder:
                 f"cannot load embedding model {self.config.model!r} from {source!r}{hint}: "
                 f"{exc}. Set embedding.model to a sentence-transformers name or a local path."
             ) from exc
+        if plan.precision == "fp16":
+            model.half()  # queries on this device then run in fp16 too: one space for both
         self.load_seconds += time.perf_counter() - started
         return model
 
@@ -238,23 +288,41 @@ class SentenceTransformerEmbedder:
         if not inputs:
             return np.zeros((0, self.dims), dtype=np.float32)
         normalize = self.config.normalize and not self.config.truncate_dim
-        out = self._onnx_queries(inputs) if kind == "query" else None
+        out = self._onnx_queries(inputs) if kind == "query" else self._onnx_documents(inputs)
         if out is None:
-            vectors = self.model.encode(
-                inputs,
-                batch_size=self.config.batch_size,
-                normalize_embeddings=normalize,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
-            out = np.asarray(vectors, dtype=np.float32)
-        elif normalize:
+            out = self._torch(inputs, kind)
+        if normalize:
             out = out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
         if self.config.truncate_dim:
             out = out[:, : self.config.truncate_dim]
             if self.config.normalize:
                 out = out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
         return np.ascontiguousarray(out, dtype=np.float32)
+
+    def _torch(self, inputs: list[str], kind: EmbedKind) -> FloatMatrix:
+        """Unnormalised rows from torch: documents through `DocumentEncoder` (length-sorted,
+        tokenized ahead on a GPU), queries (few, short) through the model's own `encode`."""
+        if kind == "document":
+            return DocumentEncoder(self.model, self.device_plan).encode(inputs)
+        vectors = self.model.encode(
+            inputs,
+            batch_size=self.device_plan.batch_size,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def _onnx_documents(self, inputs: list[str]) -> FloatMatrix | None:
+        """Document vectors from ONNX Runtime on CPU (None: torch embeds them).
+
+        The export the query path checked, in short length-sorted batches on a thread per
+        core: on 400 docs chunks (~170 word-pieces) ~2x torch's rate on 2 cores, lowest cosine
+        to torch 0.9999999 (docs/benchmarks.md, section 22).
+        """
+        if self.config.document_backend != "onnx" or not self._cpu_documents():
+            return None
+        onnx = self._query_encoder()
+        return None if onnx is None else onnx.encode_many(inputs)
 
     def _onnx_queries(self, inputs: list[str]) -> FloatMatrix | None:
         """Query vectors from ONNX Runtime (None: no encoder, torch embeds them).
@@ -263,7 +331,7 @@ class SentenceTransformerEmbedder:
         run ~2x faster than torch's batched encode on CPU, and a query's vector then does not
         depend on whether this process happened to load torch for documents.
         """
-        onnx = self._query_encoder()
+        onnx = self._query_encoder() if self.config.query_backend == "onnx" else None
         if onnx is None:
             return None
         return onnx.encode(inputs) if len(inputs) <= ONNX_MAX_BATCH else onnx.encode_many(inputs)

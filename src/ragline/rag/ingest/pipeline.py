@@ -16,7 +16,7 @@ import multiprocessing
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,8 +88,10 @@ class Ingestor:
         store: VectorStore,
         manifest: Manifest,
         progress: Progress | None = None,
+        mapper: MapperFactory | None = None,
     ) -> None:
         self.settings = settings
+        self.mapper = mapper or local_mapper  # where files are loaded and chunked
         self.embedder = embedder
         self.sparse = sparse
         self.store = store
@@ -179,7 +181,7 @@ class Ingestor:
             workers = 1
         jobs = [(t.candidate, self.settings.ingest.jsonl_text_field) for t in todo]
         batch = _Batch()
-        with _mapper(workers, chunker) as mapper:
+        with self.mapper(workers, chunker) as mapper:
             for item, result in zip(todo, mapper(jobs), strict=True):
                 if isinstance(result, str):
                     self._skip(item.candidate.relative, result, report)
@@ -275,6 +277,10 @@ def reconcile(manifest: Manifest, store: VectorStore) -> int:
 
 Job = tuple[Candidate, str]
 Prepared = tuple[int, list[Chunk]] | str  # (documents, chunks), or why the file was skipped
+JobMap = Callable[[list[Job]], Iterator[Prepared]]
+# (workers, chunker) -> a context holding an ordered, lazy map of `prepare`; the Ray engine
+# (`ragline.rag.ingest.ray_engine.ray_mapper`) is the other one
+MapperFactory = Callable[[int, Chunker], AbstractContextManager[JobMap]]
 _WORKER_CHUNKER: Chunker | None = None
 
 
@@ -303,7 +309,7 @@ def _prepare_in_worker(job: Job) -> Prepared:
 
 
 @contextmanager
-def _mapper(workers: int, chunker: Chunker) -> Iterator[Callable[[list[Job]], Iterator[Prepared]]]:
+def local_mapper(workers: int, chunker: Chunker) -> Iterator[JobMap]:
     """An ordered, lazy map of `prepare` over jobs: in-process, or over a process pool."""
     if workers <= 1:
         yield lambda jobs: (prepare(job, chunker) for job in jobs)

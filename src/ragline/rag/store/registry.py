@@ -73,7 +73,7 @@ def _server(config: StoreConfig, root: Path, collection: str) -> VectorStore:
     if config.url is None:
         raise StoreError("store.backend 'server' needs store.url (e.g. http://localhost:6333)")
     key = config.api_key.get_secret_value() if config.api_key else None
-    return QdrantServerStore(collection, url=config.url, api_key=key)
+    return QdrantServerStore(collection, url=config.url, api_key=key, config=config.server)
 
 
 def _server_location(config: StoreConfig, root: Path) -> str:

@@ -2,8 +2,14 @@
 
     store = QdrantServerStore("docs", url="http://localhost:6333")
     store = QdrantServerStore("docs", url=":memory:")   # qdrant-client's local mode, for tests
+    store = QdrantServerStore("docs", url, config=ServerStoreConfig(shard_number=6))
 
 The same code runs against a real server and against the client's in-process local mode.
+Collections are created with the layout of `ServerStoreConfig` (shards, replicas, write
+consistency, on-disk vectors and payloads, int8 quantization; see `collection_args`) and the
+payload indexes of the `CollectionSpec`, as on Edge. Upserts go in batches, several in flight,
+retried on transient failures (`ragline.rag.store.server_calls`); a server that does not answer
+raises `StoreUnreachable` naming the URL, after at most `timeout_s` per request.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import warnings
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from qdrant_client import QdrantClient
@@ -20,7 +26,10 @@ from qdrant_client.http.exceptions import UnexpectedResponse
 
 from ragline.core.filters import Condition, DateRange, Filter, HasId, Match, MatchAny, Range
 from ragline.core.index import DENSE, SPARSE, CollectionSpec, Hit, StorePoint, StoreQuery, rank
+from ragline.rag.config import ServerStoreConfig
 from ragline.rag.errors import StoreError
+from ragline.rag.store import server_calls
+from ragline.rag.store.server_calls import gave_up, transient, upsert_batches
 
 _SCHEMA = {
     "keyword": qm.PayloadSchemaType.KEYWORD,
@@ -44,14 +53,26 @@ class QdrantServerStore:
         url: str,
         api_key: str | None = None,
         client: QdrantClient | None = None,
+        config: ServerStoreConfig | None = None,
     ) -> None:
         self._collection = collection
+        self.url = url
+        self.config = config if config is not None else ServerStoreConfig()
+        self.remote = "://" in url
+        self._api_key = api_key
         if client is not None:
             self.client = client
         elif url == ":memory:":
             self.client = QdrantClient(location=":memory:")
-        elif "://" in url:
-            self.client = QdrantClient(url=url, api_key=api_key)
+        elif self.remote:
+            # No version check: it would call the server here (open must stay cheap) and
+            # only warn when the server is down; the first real call reports that instead.
+            self.client = QdrantClient(
+                url=url,
+                api_key=api_key,
+                timeout=self.config.timeout_s,
+                check_compatibility=False,
+            )
         else:
             self.client = QdrantClient(path=url)
 
@@ -59,10 +80,23 @@ class QdrantServerStore:
     def collection(self) -> str:
         return self._collection
 
+    def reachable(self) -> AbstractContextManager[None]:
+        """Report a server that refused or did not answer as `StoreUnreachable`."""
+        return server_calls.reachable(self.url, self.config.timeout_s)
+
+    def http_headers(self) -> dict[str, str]:
+        """Headers for calls the client has no method for (snapshot upload and download)."""
+        return {"api-key": self._api_key} if self._api_key else {}
+
     def exists(self) -> bool:
-        return bool(self.client.collection_exists(self._collection))
+        with self.reachable():
+            return bool(self.client.collection_exists(self._collection))
 
     def ensure_collection(self, spec: CollectionSpec) -> None:
+        with self.reachable():
+            self._ensure_collection(spec)
+
+    def _ensure_collection(self, spec: CollectionSpec) -> None:
         if self.exists():
             info = self.client.get_collection(self._collection)
             vectors: Any = info.config.params.vectors
@@ -74,13 +108,7 @@ class QdrantServerStore:
                 )
             have = set(info.payload_schema)
         else:
-            self.client.create_collection(
-                self._collection,
-                vectors_config={
-                    DENSE: qm.VectorParams(size=spec.dims, distance=qm.Distance.COSINE)
-                },
-                sparse_vectors_config={SPARSE: qm.SparseVectorParams(modifier=qm.Modifier.IDF)},
-            )
+            self.client.create_collection(self._collection, **collection_args(spec, self.config))
             have = set()
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=_LOCAL_INDEX_WARNING, category=UserWarning)
@@ -89,7 +117,7 @@ class QdrantServerStore:
                     self.client.create_payload_index(self._collection, key, _SCHEMA[kind])
 
     @contextmanager
-    def _collection_required(self) -> Iterator[None]:
+    def collection_required(self) -> Iterator[None]:
         """Report a missing collection as `StoreError` (the client says ValueError or 404)."""
         try:
             yield
@@ -105,21 +133,33 @@ class QdrantServerStore:
         if not points:
             return
         batch = [qm.PointStruct(id=p.id, vector=_vectors(p), payload=p.payload) for p in points]
-        with self._collection_required():
-            self.client.upsert(self._collection, points=batch, wait=True)
+        with self.reachable(), self.collection_required():
+            try:
+                upsert_batches(self._send, batch, self.config, parallel=self.remote)
+            except UnexpectedResponse as exc:
+                if not transient(exc):
+                    raise
+                raise gave_up(self.url, exc, self.config.retries) from None
+
+    def _send(self, batch: Sequence[qm.PointStruct]) -> None:
+        self.client.upsert(self._collection, points=list(batch), wait=True)
 
     def delete(self, where: Filter) -> int:
         native = to_native(where)
         removed = self.count(where)
         if removed:
-            self.client.delete(self._collection, points_selector=qm.FilterSelector(filter=native))
+            with self.reachable():
+                selector = qm.FilterSelector(filter=native)
+                self.client.delete(self._collection, points_selector=selector)
         return removed
 
     def count(self, where: Filter | None = None) -> int:
         if not self.exists():
             return 0
         native = to_native(where) if where else None
-        return int(self.client.count(self._collection, count_filter=native, exact=True).count)
+        with self.reachable():
+            counted = self.client.count(self._collection, count_filter=native, exact=True)
+        return int(counted.count)
 
     def query(self, query: StoreQuery) -> list[Hit]:
         native = to_native(query.filter) if query.filter else None
@@ -133,7 +173,7 @@ class QdrantServerStore:
             raise ValueError("a query needs a dense vector, a sparse vector or both")
         limit = query.limit + TIE_MARGIN
         payload: Any = True if query.payload_keys is None else list(query.payload_keys)
-        with self._collection_required():
+        with self.reachable(), self.collection_required():
             if len(legs) == 1:
                 vector, using = legs[0]
                 response = self.client.query_points(
@@ -175,7 +215,7 @@ class QdrantServerStore:
         if limit < 1:
             raise ValueError(f"scroll limit must be at least 1, got {limit}")
         payload: Any = True if payload_keys is None else list(payload_keys)
-        with self._collection_required():
+        with self.reachable(), self.collection_required():
             records, next_id = self.client.scroll(
                 self._collection,
                 scroll_filter=to_native(where) if where else None,
@@ -188,10 +228,12 @@ class QdrantServerStore:
         return hits, None if next_id is None else str(next_id)
 
     def list_collections(self) -> list[str]:
-        return sorted(c.name for c in self.client.get_collections().collections)
+        with self.reachable():
+            return sorted(c.name for c in self.client.get_collections().collections)
 
     def drop(self) -> None:
-        self.client.delete_collection(self._collection)
+        with self.reachable():
+            self.client.delete_collection(self._collection)
 
     def flush(self) -> None:
         """Upserts already wait for the server to apply them."""
@@ -201,6 +243,39 @@ class QdrantServerStore:
 
     def close(self) -> None:
         self.client.close()
+
+
+def collection_args(spec: CollectionSpec, config: ServerStoreConfig) -> dict[str, Any]:
+    """What `create_collection` is given: the vectors, plus each layout setting that is set
+    (an unset one is left out, so the server's default applies).
+
+    >>> sorted(collection_args(CollectionSpec(dims=8), ServerStoreConfig(shard_number=2)))
+    ['shard_number', 'sparse_vectors_config', 'vectors_config']
+    """
+    on_disk = config.on_disk_vectors
+    sparse_index = qm.SparseIndexParams(on_disk=on_disk) if on_disk is not None else None
+    args: dict[str, Any] = {
+        "vectors_config": {
+            DENSE: qm.VectorParams(size=spec.dims, distance=qm.Distance.COSINE, on_disk=on_disk)
+        },
+        "sparse_vectors_config": {
+            SPARSE: qm.SparseVectorParams(modifier=qm.Modifier.IDF, index=sparse_index)
+        },
+    }
+    layout = {
+        "shard_number": config.shard_number,
+        "replication_factor": config.replication_factor,
+        "write_consistency_factor": config.write_consistency_factor,
+        "on_disk_payload": config.on_disk_payload,
+    }
+    args.update({key: value for key, value in layout.items() if value is not None})
+    if config.quantization == "int8":
+        args["quantization_config"] = qm.ScalarQuantization(
+            scalar=qm.ScalarQuantizationConfig(
+                type=qm.ScalarType.INT8, always_ram=config.quantization_always_ram
+            )
+        )
+    return args
 
 
 def to_native(where: Filter) -> qm.Filter:

@@ -22,6 +22,7 @@ from ragline.serving.cli.costs import costs_app
 from ragline.serving.cli.evals import eval_command, synthesize_command
 from ragline.serving.cli.ingest import collections_command, delete_command, ingest_command
 from ragline.serving.cli.ml.abtest import abtest_app
+from ragline.serving.cli.ml.batch import ml_score_command
 from ragline.serving.cli.ml.deploy import deploy_app
 from ragline.serving.cli.ml.features import features_app
 from ragline.serving.cli.ml.frame import frame_command
@@ -31,6 +32,7 @@ from ragline.serving.cli.ml.train import ml_app
 from ragline.serving.cli.monitor import monitor_app
 from ragline.serving.cli.search import search_command
 from ragline.serving.cli.serve import hash_key_command, serve_command
+from ragline.serving.cli.store import store_app
 
 app = typer.Typer(
     help="ragline: RAG, LLM routing, evals and classical ML, offline by default.",
@@ -67,7 +69,9 @@ app.add_typer(monitor_app, name="monitor")
 app.add_typer(abtest_app, name="abtest")
 app.add_typer(features_app, name="features")
 app.add_typer(deploy_app, name="deploy")
+app.add_typer(store_app, name="store")
 ml_app.command("suggest")(suggest_command)
+ml_app.command("score")(ml_score_command)
 
 
 def main() -> None:

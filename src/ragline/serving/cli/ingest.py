@@ -2,6 +2,7 @@
 collections.
 
     ragline ingest docs/ README.md --collection docs      # unchanged files skipped
+    ragline ingest docs/ --engine ray --actors 2          # embed in 2 Ray actors (local cluster)
     ragline collections                                   # points and files per collection
     ragline delete --source guide.md --collection docs    # or --all to drop the collection
 
@@ -32,10 +33,23 @@ def ingest_command(
         str | None, typer.Option(help="chunking: fixed_size | recursive | semantic")
     ] = None,
     workers: Annotated[int | None, typer.Option(help="processes that load and chunk files")] = None,
+    engine: Annotated[
+        str, typer.Option(help="local (this process) | ray (Ray tasks and embed actors)")
+    ] = "local",
+    address: Annotated[
+        str | None,
+        typer.Option(help="Ray cluster: auto | ray://host:10001 (default: start a local one)"),
+    ] = None,
+    actors: Annotated[int, typer.Option(help="Ray embed actors (one model load each)")] = 1,
+    num_cpus: Annotated[
+        float | None, typer.Option(help="CPUs per Ray embed actor (default: shared out)")
+    ] = None,
+    num_gpus: Annotated[float, typer.Option(help="GPUs per Ray embed actor")] = 0.0,
 ) -> None:
     """Load, chunk, embed and store files; unchanged files are skipped, changed ones replaced."""
     from ragline.core.costs import cost_scope
     from ragline.rag.errors import RagError
+    from ragline.rag.ingest.ray_engine import RayOptions
     from ragline.serving.services.ingest import ingest_paths
     from ragline.serving.services.progress import IngestProgress, print_report
     from ragline.serving.wiring import Accounting, build_store
@@ -46,11 +60,17 @@ def ingest_command(
     if workers:
         overrides["ingest"] = {"workers": workers}
     settings = settings_from(ctx, **overrides)
+    if engine not in ("local", "ray"):
+        raise fail(f"--engine must be local or ray, got {engine!r}")
+    try:
+        ray = RayOptions(address, actors, num_cpus, num_gpus) if engine == "ray" else None
+    except RagError as exc:
+        raise fail(str(exc)) from None
     with Accounting(settings) as costs, cost_scope(f"ingest-{_short_id()}") as scope:
         store = build_store(settings, collection, costs)
         try:
             with IngestProgress(err) as progress:
-                report = ingest_paths(settings, costs, store, paths, progress)
+                report = ingest_paths(settings, costs, store, paths, progress, engine=ray)
         except RagError as exc:
             raise fail(f"ingest failed: {exc}") from None
         finally:
