@@ -99,9 +99,10 @@ def test_bound_tools_come_back_as_tool_calls_and_answers_go_back(
     sent = [to_message(m) for m in [*asked, call, answer]]
     assert sent[1].tool_calls[0].name == "add" and sent[2].tool_call_id == made["id"]
     assert sent[1].tool_calls[0].arguments == json.dumps(made["args"])
-    # Sending this history back to the local model fails inside llm_router: its wire format
-    # gives a tool-calling assistant message content None, which SmolLM2's chat template
-    # cannot concatenate (docs/integrations.md); OpenAI-format servers take it.
+    # the history goes back to the local model: the tool-calling turn is sent with "" content
+    # (llama.cpp's chat templates cannot render null), and the model answers
+    reply = local.invoke([*asked, call, answer])
+    assert isinstance(reply.content, str) and reply.response_metadata["finish_reason"]
 
 
 def test_streamed_tool_calls_arrive_whole(local: RaglineChatModel) -> None:
