@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from decimal import Decimal
 
 import pytest
@@ -14,10 +13,11 @@ from tests.serving.api.routes.test_ops import sample
 pytestmark = pytest.mark.unit
 
 MINI, BIG = "openai:gpt-4o-mini", "openai:gpt-4o"
+AT = 1_780_000_000.0  # a fixed event time: /metrics ignores it, and no test reads the clock
 
 
 def hit(model: str, cache: str | None, usd: str = "0") -> CostEvent:
-    return CostEvent("llm", model, 100, 20, 0, 120.0, Decimal(usd), "r", time.time(), cache=cache)
+    return CostEvent("llm", model, 100, 20, 0, 120.0, Decimal(usd), "r", AT, cache=cache)
 
 
 def test_audits_false_hits_and_their_rate_per_model() -> None:

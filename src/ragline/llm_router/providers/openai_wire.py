@@ -194,7 +194,8 @@ class OpenAIWire:
         finish: str | None = None
         reported: CompletionUsage | None = None
         calls = ToolCallAssembly()
-        dropped = unhonoured(request, HONOURS)  # on the first chunk: a front door's header
+        # on the first chunk (a front door's header); streamed chunks carry no log-probabilities
+        dropped = unhonoured(request, HONOURS - {"logprobs", "top_logprobs"})
         with translate_errors(self.endpoint):
             chunks = self.client.chat.completions.create(
                 **self._params(request, model),

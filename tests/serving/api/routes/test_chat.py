@@ -275,3 +275,12 @@ def test_token_logprobs_come_back_in_openai_shape(client: openai.OpenAI) -> None
     assert "".join(t.token for t in tokens).strip() == choice.message.content
     assert all(t.logprob <= 0 and 1 <= len(t.top_logprobs) <= 2 for t in tokens)
     assert "x-ragline-dropped-params" not in raw.headers  # llama.cpp's server honours both
+
+
+def test_a_stream_names_logprobs_dropped(client: openai.OpenAI) -> None:
+    """The wire provider says so on its first chunk: streamed chunks carry no log-probabilities."""
+    with client.chat.completions.with_streaming_response.create(
+        model="ragline", messages=HELLO, max_tokens=4, logprobs=True, stream=True
+    ) as raw:
+        assert raw.headers["x-ragline-dropped-params"] == "logprobs"
+        assert list(raw.iter_lines())  # the stream itself still answers

@@ -102,8 +102,6 @@ def chat_completions(
     ids = StreamIds(f"chatcmpl-{rid}", int(time.time()), wants_usage(body))
     outcome = services.outcome(arm)  # records the request once, however it ends
     if body.stream and schema is None:
-        if body.logprobs:  # a stream carries no log-probabilities
-            add_dropped(headers, ["logprobs"])
         return start_stream(model, chat, who, rid, ids, outcome, headers, memory.keep)
     with outcome, cost_scope(rid, key=who) as scope:
         choices = [_answer(model, chat, schema, who, rid) for _ in range(body.n or 1)]
