@@ -163,8 +163,3 @@ def _model_ids(services: ServicesDep) -> list[str]:
     rag = [RAG_MODEL, *(f"{RAG_MODEL}:{name}" for name in services.collections())]
     names = ["ragline", *services.pipeline(None).served_models(), *rag, embedding]
     return list(dict.fromkeys(names))
-
-
-def to_chat_request(body: ChatCompletionRequest) -> ChatRequest:
-    """The router's request for an OpenAI request body (checked with `check` first)."""
-    return chat_request(body, to_messages(body.messages))
