@@ -7,7 +7,9 @@ one Parquet file. A LightGBM with its feature pipeline is trained on 4,000 other
 registered and promoted to production in a temp data dir (as the tests do). Timed: the service
 (`ragline.mltrack.tabular.score.score_files`, model already loaded: read, score, write) and the
 CLI end to end (`ragline ml score` in a fresh process: start-up, imports, registry download,
-scoring). Both outputs are checked to be equal. Target (issue 19): >= 200k rows/s in-process.
+scoring), and the service on Ray (`mapper=ray_batches()`: batches scored in Ray tasks on a
+local cluster of this machine's CPUs; the cluster's start is not timed). All outputs are checked
+to be equal. Target (issue 19): >= 200k rows/s in-process.
 """
 
 from __future__ import annotations
@@ -60,14 +62,38 @@ def main() -> None:
         log(f"CLI end to end: {cli_s:.2f} s = {cli:,.0f} rows/s")
         a, b = pq.read_table(tmp / "service.parquet"), pq.read_table(tmp / "cli.parquet")
         assert a.equals(b), "the CLI's output differs from the service's"
+        ray_rate = on_ray(scorer, source, tmp / "ray.parquet", args.batch_rows)
+        assert a.equals(pq.read_table(tmp / "ray.parquet")), "Ray's output differs"
+        log(f"Ray / in-process: {ray_rate / service:.2f}x")
     figure(
         "ml_score_rows_per_s",
         service,
         target=f">={TARGET:.0f}",
         baseline=f"cli_end_to_end:{cli:.0f}rows/s",
         ratio=service / TARGET,
-        extra={"rows": str(args.rows), "service_s": f"{service_s:.2f}", "cli_s": f"{cli_s:.2f}"},
+        extra={
+            "rows": str(args.rows),
+            "service_s": f"{service_s:.2f}",
+            "cli_s": f"{cli_s:.2f}",
+            "ray_rows_per_s": f"{ray_rate:.0f}",
+            "ray_ratio": f"{ray_rate / service:.2f}",
+        },
     )
+
+
+def on_ray(scorer: object, source: Path, output: Path, batch_rows: int) -> float:
+    """rows/s of `score_files` with its batches scored in Ray tasks (local cluster, warm)."""
+    from ragline.mltrack.tabular.score import Scorer, score_files
+    from ragline.rag.ingest.ray_engine import RayOptions, ray_session
+    from ragline.serving.services.scoring import ray_batches
+
+    assert isinstance(scorer, Scorer)
+    with ray_session(RayOptions()):
+        started = time.perf_counter()
+        report = score_files(scorer, source, output, batch_rows=batch_rows, mapper=ray_batches())
+        seconds = time.perf_counter() - started
+    log(f"Ray tasks: {report.rows:,} rows in {seconds:.2f} s = {report.rows / seconds:,.0f} rows/s")
+    return report.rows / seconds
 
 
 if __name__ == "__main__":

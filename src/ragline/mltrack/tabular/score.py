@@ -93,6 +93,13 @@ class ScoreReport:
         return self.rows / self.seconds if self.seconds > 0 else 0.0
 
 
+BatchMapper = Callable[
+    [Scorer, Iterator[tuple[Path, pa.RecordBatch]], Sequence[str] | None],
+    Iterator[tuple[Path, pa.Table]],
+]
+"""Scores input batches (each tagged with its file) and yields the output tables in order."""
+
+
 def load_scorer(
     ml: MltrackConfig, data_dir: Path, name: str, stage: Stage = "production"
 ) -> Scorer:
@@ -280,12 +287,15 @@ def score_files(
     batch_rows: int = DEFAULT_BATCH_ROWS,
     keep: Sequence[str] | None = None,
     on_progress: Callable[[ScoreProgress], None] | None = None,
+    mapper: BatchMapper | None = None,
 ) -> ScoreReport:
     """Score every row of `source` (a file or a folder of them) into the Parquet file `output`.
 
     Columns are checked in every file before the first row is scored; the output appears only
     when every row is written (temporary file, then rename). `keep` names the input columns to
-    carry over (default: all of them). Raises `DataError` for bad input.
+    carry over (default: all of them). `mapper` decides where batches are scored (default
+    `in_process`; ``ragline ml score --engine ray`` passes one that scores them in Ray tasks);
+    the driver reads and writes either way, in input order. Raises `DataError` for bad input.
     """
     if batch_rows < 1:
         raise DataError(f"batch_rows is {batch_rows}; give a positive number of rows")
@@ -298,15 +308,11 @@ def score_files(
     schema = output_schema(scorer, file_schema(files[0]), keep)
     writer = pq.ParquetWriter(temp, schema)
     try:
-        for path in files:
-            for batch in _batches(path, batch_rows):
-                if batch.num_rows == 0:  # an empty row group: nothing for the model to score
-                    continue
-                table = score_batch(scorer, batch, keep)
-                writer.write_table(_conform(table, schema, path))
-                rows += table.num_rows
-                if on_progress is not None:
-                    on_progress(ScoreProgress(rows, total, time.perf_counter() - started))
+        for path, table in (mapper or in_process)(scorer, _inputs(files, batch_rows), keep):
+            writer.write_table(_conform(table, schema, path))
+            rows += table.num_rows
+            if on_progress is not None:
+                on_progress(ScoreProgress(rows, total, time.perf_counter() - started))
         writer.close()
         os.replace(temp, output)
     except BaseException:
@@ -315,6 +321,21 @@ def score_files(
         raise
     seconds = time.perf_counter() - started
     return ScoreReport(rows, len(files), scorer.name, scorer.version, output, seconds)
+
+
+def _inputs(files: Sequence[Path], batch_rows: int) -> Iterator[tuple[Path, pa.RecordBatch]]:
+    for path in files:
+        for batch in _batches(path, batch_rows):
+            if batch.num_rows > 0:  # an empty row group: nothing for the model to score
+                yield path, batch
+
+
+def in_process(
+    scorer: Scorer, inputs: Iterator[tuple[Path, pa.RecordBatch]], keep: Sequence[str] | None
+) -> Iterator[tuple[Path, pa.Table]]:
+    """The default `BatchMapper`: each batch scored here, in turn."""
+    for path, batch in inputs:
+        yield path, score_batch(scorer, batch, keep)
 
 
 def _conform(table: pa.Table, schema: pa.Schema, path: Path) -> pa.Table:

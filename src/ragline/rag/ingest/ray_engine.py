@@ -26,11 +26,12 @@ from __future__ import annotations
 import math
 import os
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import numpy as np
 
@@ -41,6 +42,7 @@ from ragline.rag.config import ChunkingConfig, EmbeddingConfig
 from ragline.rag.errors import IngestError
 from ragline.rag.ingest.pipeline import Job, JobMap, MapperFactory, Prepared, local_mapper, prepare
 
+T = TypeVar("T")
 # what a worker on another node needs to find the packaged model offline
 _FORWARDED_ENV = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "TOKENIZERS_PARALLELISM")
 
@@ -238,17 +240,38 @@ def ray_mapper(options: RayOptions) -> MapperFactory:
 
 def _ordered(task: Any, setup: Any, jobs: list[Job], options: RayOptions) -> Iterator[Prepared]:
     """Submit files in groups, at most `tasks_in_flight` at once; yield results in job order."""
-    import ray
-
     step = options.files_per_task
     groups = (jobs[start : start + step] for start in range(0, len(jobs), step))
-    pending: deque[Any] = deque()
-    for group in groups:
-        pending.append(task.remote(setup, group))
-        if len(pending) >= options.tasks_in_flight:
-            yield from ray.get(pending.popleft())
+    submit = partial(_submit_group, task, setup)
+    for _, prepared in ordered(submit, groups, options.tasks_in_flight):
+        yield from prepared
+
+
+def _submit_group(task: Any, setup: Any, group: list[Job]) -> Any:
+    return task.remote(setup, group)
+
+
+def ordered(
+    submit: Callable[[T], Any], items: Iterable[T], in_flight: int
+) -> Iterator[tuple[T, Any]]:
+    """Each item's Ray result, in item order, with at most `in_flight` submitted and not taken.
+
+        for group, result in ordered(lambda g: task.remote(g), groups, in_flight=4): ...
+
+    `submit(item)` returns an ObjectRef; yields ``(item, ray.get(ref))`` pairs. The driver holds
+    only `in_flight` results at a time, so a long input streams through in bounded memory.
+    """
+    import ray
+
+    pending: deque[tuple[T, Any]] = deque()
+    for item in items:
+        pending.append((item, submit(item)))
+        if len(pending) >= in_flight:
+            head, ref = pending.popleft()
+            yield head, ray.get(ref)
     while pending:
-        yield from ray.get(pending.popleft())
+        head, ref = pending.popleft()
+        yield head, ray.get(ref)
 
 
 _TASK_CHUNKER: tuple[str, Chunker] | None = None  # per Ray worker process: tokenizers load once

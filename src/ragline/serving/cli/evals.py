@@ -2,6 +2,7 @@
 questions for review.
 
     ragline eval configs/evals/manpages.yaml [--baseline RUN_DIR] [--out DIR]
+    ragline eval configs/evals/manpages.yaml --engine ray --actors 4 [--address auto]
     ragline synthesize --collection docs --n 50 --out golden.jsonl --model openai:gpt-4o-mini
 
 The work is `ragline.serving.services.evals.run.run_eval` and
@@ -39,14 +40,35 @@ def eval_command(
     track: Annotated[
         bool, typer.Option("--track/--no-track", help="record the run as an mltrack experiment")
     ] = True,
+    engine: Annotated[
+        str, typer.Option(help="local (this process) | ray (ingest, queries, answers, judges)")
+    ] = "local",
+    address: Annotated[
+        str | None,
+        typer.Option(help="Ray cluster: auto | ray://host:10001 (default: start a local one)"),
+    ] = None,
+    actors: Annotated[int, typer.Option(help="Ray actors (each builds the pipeline once)")] = 2,
+    num_cpus: Annotated[
+        float | None, typer.Option(help="CPUs per Ray actor (default: shared out)")
+    ] = None,
 ) -> None:
     """Run an evaluation suite: metrics with 95% CIs, gates, report.md and report.json."""
+    from ragline.rag.errors import IngestError
+    from ragline.rag.ingest.ray_engine import RayOptions
     from ragline.serving.services.evals.measure import EvalUsageError
     from ragline.serving.services.evals.run import run_eval
 
     settings = settings_from(ctx)
+    if engine not in ("local", "ray"):
+        raise fail(f"--engine must be local or ray, got {engine!r}")
     try:
-        run = run_eval(suite, settings, err, baseline_dir=baseline, out_dir=out_dir, track=track)
+        ray = RayOptions(address, actors, num_cpus) if engine == "ray" else None
+    except IngestError as exc:
+        raise fail(str(exc)) from None
+    try:
+        run = run_eval(
+            suite, settings, err, baseline_dir=baseline, out_dir=out_dir, track=track, engine=ray
+        )
     except EvalUsageError as exc:
         raise fail(f"eval refused: {exc}") from None
     print_eval_summary(run, out)

@@ -98,3 +98,29 @@ def test_progress_off_a_terminal_is_a_line_every_few_seconds(
         "scored 600 of 1,300 rows (109 rows/s)",
         "scored 1,200 of 1,300 rows (113 rows/s)",
     ]
+
+
+def test_engine_ray_writes_the_in_process_output(runner: CliRunner, tmp_path: Path) -> None:
+    rows = fresh_adult_rows(1_500)
+    (tmp_path / "in").mkdir()
+    rows.iloc[:900].to_parquet(tmp_path / "in" / "a.parquet")
+    rows.iloc[900:].to_csv(tmp_path / "in" / "b.csv", index=False)
+    outputs = []
+    for engine in ((), ("--engine", "ray")):
+        out = tmp_path / f"scored{len(engine)}.parquet"
+        args = ["ml", "score", MODEL, str(tmp_path / "in"), str(out), "--batch-rows", "200"]
+        result = runner.invoke(app, [*args, *engine])
+        assert result.exit_code == 0, result.output
+        assert ("scoring in Ray tasks (local cluster)" in result.stderr) == bool(engine)
+        assert "scored 1,500 rows from 2 file(s)" in result.stderr
+        outputs.append(pd.read_parquet(out))
+    pd.testing.assert_frame_equal(outputs[1], outputs[0])  # rows, order, scores, labels
+
+
+def test_an_unknown_engine_exits_2(runner: CliRunner, tmp_path: Path) -> None:
+    rows = fresh_adult_rows(10)
+    rows.to_parquet(tmp_path / "a.parquet")
+    args = ["ml", "score", MODEL, str(tmp_path / "a.parquet"), str(tmp_path / "o.parquet")]
+    result = runner.invoke(app, [*args, "--engine", "spark"])
+    assert result.exit_code == 2
+    assert "--engine must be local or ray" in result.stderr

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Protocol
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -43,6 +44,8 @@ from ragline.serving.settings import Settings
 from ragline.serving.wiring import Accounting
 
 Values = list[float | None]
+Tick = Callable[[int, int], None]
+Runner = Callable[[Sequence[JudgeItem], str, Tick], JudgeRun]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +59,20 @@ class AnsweredItem:
     tokens_in: int = 0
     tokens_out: int = 0
     error: str | None = None
+
+
+class Pool(Protocol):
+    """Where answers and judge calls run when not here (`ray_pool.EvalPool`: Ray actors)."""
+
+    def answer(
+        self, items: Sequence[GoldenItem], tick: Callable[[int], None]
+    ) -> list[AnsweredItem]:
+        """`ItemAnswerer` on every item, results in item order; `tick(n)` as n more are done."""
+        ...
+
+    def judge_runner(self, spec: JudgeSpec) -> Runner:
+        """A `Runner` for `spec` whose judge calls run in the pool."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,29 +90,53 @@ def _bar(console: Console, label: str) -> Progress:
 
 
 def answer_golden(
-    settings: Settings, costs: Accounting, suite: SuiteConfig, golden: GoldenSet, console: Console
+    settings: Settings,
+    costs: Accounting,
+    suite: SuiteConfig,
+    golden: GoldenSet,
+    console: Console,
+    pool: Pool | None = None,
 ) -> list[AnsweredItem]:
-    """Retrieve and answer every item, in order, with a progress bar."""
-    from ragline.rag.rerank import make_reranker
-    from ragline.rag.search import relevance_scored
-    from ragline.serving.wiring import build_chat_router, build_retriever, build_store
-
-    store = build_store(settings, suite.collection_name, costs)
-    retriever = build_retriever(settings, settings.retrieval, store, costs)
-    router = build_chat_router(settings, costs)
-    reranker = make_reranker(settings.rerank)
-    out: list[AnsweredItem] = []
-    try:
-        with _bar(console, "answers") as bar:
-            task = bar.add_task("answers", total=len(golden.items))
+    """Retrieve and answer every item, in order, with a progress bar; in `pool`'s Ray actors
+    when one is given (the same answers: each actor runs `ItemAnswerer` on its share)."""
+    with _bar(console, "answers") as bar:
+        task = bar.add_task("answers", total=len(golden.items))
+        if pool is not None:
+            return pool.answer(golden.items, lambda n: bar.advance(task, n))
+        answerer = ItemAnswerer(settings, costs, suite)
+        try:
+            out = []
             for item in golden.items:
-                hits = relevance_scored(retriever, item.question, k=suite.depth, reranker=reranker)
-                out.append(_answer_one(item, hits, router, settings))
+                out.append(answerer(item))
                 bar.advance(task)
-    finally:
-        router.close()
-        retriever.store.close()
-    return out
+            return out
+        finally:
+            answerer.close()
+
+
+class ItemAnswerer:
+    """The suite's store, retriever, reranker and router, built once: answers one item a call,
+    as `ragline ask` would."""
+
+    def __init__(self, settings: Settings, costs: Accounting, suite: SuiteConfig) -> None:
+        from ragline.rag.rerank import make_reranker
+        from ragline.serving.wiring import build_chat_router, build_retriever, build_store
+
+        store = build_store(settings, suite.collection_name, costs)
+        self.settings, self.depth = settings, suite.depth
+        self.retriever = build_retriever(settings, settings.retrieval, store, costs)
+        self.router = build_chat_router(settings, costs)
+        self.reranker = make_reranker(settings.rerank)
+
+    def __call__(self, item: GoldenItem) -> AnsweredItem:
+        from ragline.rag.search import relevance_scored
+
+        hits = relevance_scored(self.retriever, item.question, k=self.depth, reranker=self.reranker)
+        return _answer_one(item, hits, self.router, self.settings)
+
+    def close(self) -> None:
+        self.router.close()
+        self.retriever.store.close()
 
 
 def _answer_one(
@@ -142,8 +183,10 @@ def score_golden(
     golden: GoldenSet,
     answered: Sequence[AnsweredItem],
     console: Console,
+    pool: Pool | None = None,
 ) -> ScoredGolden:
-    """Every metric of the suite per item; costs of answering and judging; notes."""
+    """Every metric of the suite per item; costs of answering and judging (judge calls in
+    `pool`'s actors when given); notes."""
     scored = ScoredGolden(per_query=_retrieval(suite, golden, answered))
     wanted = [m for m in suite.metrics if m in GENERATION_METRICS]
     if wanted:
@@ -171,7 +214,8 @@ def score_golden(
         answer_tokens_out=sum(a.tokens_out for a in answered),
     )
     if suite.judge is not None and suite.judged_metrics:
-        _judge(settings, costs, suite.judge, suite.judged_metrics, answered, scored, console)
+        judged = suite.judged_metrics
+        _judge(settings, costs, suite.judge, judged, answered, scored, console, pool)
     return scored
 
 
@@ -210,12 +254,18 @@ def _judge(
     answered: Sequence[AnsweredItem],
     scored: ScoredGolden,
     console: Console,
+    pool: Pool | None = None,
 ) -> None:
-    """Judge the metrics through the router; fill per-item values, costs and failure notes."""
+    """Judge the metrics through the router (or in `pool`'s actors, each with its own router);
+    fill per-item values, costs and failure notes."""
     from ragline.serving.wiring import build_chat_router
 
-    router = build_chat_router(settings, costs, spec.model or settings.llm.provider)
-    runner = _runner(settings, costs, spec, router)
+    router = None
+    if pool is not None:
+        runner = pool.judge_runner(spec)
+    else:
+        router = build_chat_router(settings, costs, spec.model or settings.llm.provider)
+        runner = judge_runner(settings, costs, spec, router)
     try:
         for metric in metrics:
             idx = [i for i, a in enumerate(answered) if _judgeable(metric, a)]
@@ -227,11 +277,8 @@ def _judge(
             scored.per_query[metric] = values
             _account(run, len(answered) - len(idx), spec, scored)
     finally:
-        router.close()
-
-
-Tick = Callable[[int, int], None]
-Runner = Callable[[Sequence[JudgeItem], str, Tick], JudgeRun]
+        if router is not None:
+            router.close()
 
 
 def _with_progress(
@@ -242,7 +289,7 @@ def _with_progress(
         return call(lambda done, _total: bar.update(task, completed=done))
 
 
-def _runner(settings: Settings, costs: Accounting, spec: JudgeSpec, router: Router) -> Runner:
+def judge_runner(settings: Settings, costs: Accounting, spec: JudgeSpec, router: Router) -> Runner:
     """Our judge prompts through `RouterJudge`, or ragas with the router as its chat model."""
     if spec.via == "ragas":
         from ragline.evals.judges.ragas import ragas_judge_all

@@ -14,6 +14,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -24,6 +25,10 @@ from ragline.evals.suite import SuiteConfig
 from ragline.rag.retrieve import Retriever
 from ragline.serving.settings import Settings
 from ragline.serving.wiring import Accounting
+
+if TYPE_CHECKING:
+    from ragline.rag.ingest.ray_engine import RayOptions
+    from ragline.serving.services.evals.ray_pool import EvalPool
 
 BATCH = 64  # queries embedded and searched per step of the progress bar
 
@@ -64,9 +69,15 @@ def write_corpus(beir: BeirSet, folder: Path) -> Path:
 
 
 def ingest_corpus(
-    settings: Settings, costs: Accounting, suite: SuiteConfig, folder: Path, console: Console
+    settings: Settings,
+    costs: Accounting,
+    suite: SuiteConfig,
+    folder: Path,
+    console: Console,
+    engine: RayOptions | None = None,
 ) -> int:
-    """Ingest `folder` into the suite's collection; returns the chunks in the collection."""
+    """Ingest `folder` into the suite's collection (on Ray with `engine`); returns the chunks
+    in the collection."""
     from ragline.rag.errors import RagError
     from ragline.serving.services.ingest import ingest_paths
     from ragline.serving.services.progress import IngestProgress
@@ -75,7 +86,7 @@ def ingest_corpus(
     store = build_store(settings, suite.collection_name, costs)
     try:
         with IngestProgress(console) as progress:
-            ingest = ingest_paths(settings, costs, store, [folder], progress)
+            ingest = ingest_paths(settings, costs, store, [folder], progress, engine=engine)
         if ingest.failed:
             why = "; ".join(f"{s.path}: {s.reason}" for s in ingest.skipped)
             raise EvalUsageError(f"the suite's corpus could not be ingested: {why}")
@@ -90,33 +101,42 @@ _KEYS = ("source_document",)
 
 
 def measure_beir(
-    settings: Settings, costs: Accounting, suite: SuiteConfig, beir: BeirSet, console: Console
+    settings: Settings,
+    costs: Accounting,
+    suite: SuiteConfig,
+    beir: BeirSet,
+    console: Console,
+    pool: EvalPool | None = None,
 ) -> Measured:
-    """Search every query (chunks collapsed by source_document) and score against the qrels."""
+    """Search every query (chunks collapsed by source_document) and score against the qrels;
+    in `pool`'s Ray actors when given."""
     from ragline.serving.wiring import build_retriever, build_store
 
-    store = build_store(settings, suite.collection_name, costs)
-    retriever: Retriever = build_retriever(settings, settings.retrieval, store, costs)
     run: dict[str, list[str]] = {}
     top: dict[str, float] = {}
     columns = (TextColumn("queries"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    try:
-        with Progress(*columns, console=console, transient=True) as bar:
-            task = bar.add_task("queries", total=len(beir.queries))
-            for start in range(0, len(beir.queries), BATCH):
-                batch = beir.queries[start : start + BATCH]
-                # scoring needs only each hit's document, not its ~1 KB of text
-                hits = retriever.search_many(
-                    [q.text for q in batch], top_k=suite.depth, payload_keys=_KEYS
-                )
-                for query, ranked in zip(batch, hits, strict=True):
-                    docs = (str(h.payload.get("source_document", h.id)) for h in ranked)
-                    run[query.query_id] = first_occurrences(docs)
-                    if ranked:
-                        top[query.query_id] = ranked[0].score
-                bar.advance(task, len(batch))
-    finally:
-        retriever.store.close()
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("queries", total=len(beir.queries))
+        texts = [q.text for q in beir.queries]
+        if pool is not None:
+            hits = pool.search(texts, suite.depth, _KEYS, lambda n: bar.advance(task, n))
+        else:
+            store = build_store(settings, suite.collection_name, costs)
+            retriever: Retriever = build_retriever(settings, settings.retrieval, store, costs)
+            hits = []
+            try:
+                for start in range(0, len(texts), BATCH):
+                    # scoring needs only each hit's document, not its ~1 KB of text
+                    batch = texts[start : start + BATCH]
+                    hits += retriever.search_many(batch, top_k=suite.depth, payload_keys=_KEYS)
+                    bar.advance(task, len(batch))
+            finally:
+                retriever.store.close()
+    for query, ranked in zip(beir.queries, hits, strict=True):
+        docs = (str(h.payload.get("source_document", h.id)) for h in ranked)
+        run[query.query_id] = first_occurrences(docs)
+        if ranked:
+            top[query.query_id] = ranked[0].score
     scored = evaluate_run(run, beir.qrels, ks=suite.ks)
     meta_by_id = {q.query_id: q.metadata for q in beir.queries}
     return Measured(
@@ -135,13 +155,19 @@ def measure_beir(
 
 
 def measure_golden(
-    settings: Settings, costs: Accounting, suite: SuiteConfig, golden: GoldenSet, console: Console
+    settings: Settings,
+    costs: Accounting,
+    suite: SuiteConfig,
+    golden: GoldenSet,
+    console: Console,
+    pool: EvalPool | None = None,
 ) -> Measured:
-    """Answer every item through the pipeline and score retrieval, answers and judges."""
+    """Answer every item through the pipeline and score retrieval, answers and judges (the
+    answers and judge calls in `pool`'s Ray actors when given)."""
     from ragline.serving.services.evals.golden import answer_golden, score_golden
 
-    answered = answer_golden(settings, costs, suite, golden, console)
-    scored = score_golden(settings, costs, suite, golden, answered, console)
+    answered = answer_golden(settings, costs, suite, golden, console, pool)
+    scored = score_golden(settings, costs, suite, golden, answered, console, pool)
     items = golden.items
     return Measured(
         query_ids=tuple(item.id for item in items),

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 from rich.console import Console
@@ -55,6 +56,10 @@ from ragline.serving.services.evals.plots import write_plots
 from ragline.serving.settings import Settings, deep_merge
 from ragline.serving.wiring import Accounting
 
+if TYPE_CHECKING:
+    from ragline.rag.ingest.ray_engine import RayOptions
+    from ragline.serving.services.evals.ray_pool import EvalPool
+
 
 @dataclass(frozen=True, slots=True)
 class EvalRun:
@@ -85,9 +90,12 @@ def run_eval(
     baseline_dir: Path | None = None,
     out_dir: Path | None = None,
     track: bool = True,
+    engine: RayOptions | None = None,
 ) -> EvalRun:
     """Run one suite end to end, write its reports and plots, and record it (runs.jsonl and,
-    with `track`, an mltrack experiment); raises EvalUsageError."""
+    with `track`, an mltrack experiment); raises EvalUsageError. With `engine`, the ingest, the
+    queries, the answers and the judge calls run on Ray (`ray_pool.EvalPool`), with the same
+    metrics."""
     try:
         suite = load_suite(suite_file)
         data = _load(suite)
@@ -99,19 +107,21 @@ def run_eval(
     run_id = f"{suite.name}-{started.strftime('%Y%m%dT%H%M%S%fZ')}"
     timings: dict[str, float] = {}
 
-    with Accounting(settings) as costs, cost_scope(f"eval-{run_id}"):
+    scope = f"eval-{run_id}"
+    with _maybe_ray(engine), Accounting(settings) as costs, cost_scope(scope):
         clock = time.perf_counter()
         if isinstance(data, BeirSet):
             folder = write_corpus(data, settings.data_dir / "eval" / suite.name / "corpus").parent
         else:
             folder = _corpus_folder(suite)
-        chunks = ingest_corpus(settings, costs, suite, folder, console)
+        chunks = ingest_corpus(settings, costs, suite, folder, console, engine)
         timings["ingest"] = time.perf_counter() - clock
         clock = time.perf_counter()
-        if isinstance(data, BeirSet):
-            measured = measure_beir(settings, costs, suite, data, console)
-        else:
-            measured = measure_golden(settings, costs, suite, data, console)
+        with _pool(settings, suite, scope, engine, console) as pool:
+            if isinstance(data, BeirSet):
+                measured = measure_beir(settings, costs, suite, data, console, pool)
+            else:
+                measured = measure_golden(settings, costs, suite, data, console, pool)
         timings["queries"] = time.perf_counter() - clock
     measured.dataset["chunks"] = chunks
     clock = time.perf_counter()
@@ -129,6 +139,35 @@ def run_eval(
     experiment, problem = _track(settings, suite, report, folder) if track else (None, None)
     record_run(settings.data_dir / "eval_runs", report, folder, experiment)
     return EvalRun(report, folder, experiment, problem)
+
+
+@contextmanager
+def _maybe_ray(engine: RayOptions | None) -> Iterator[None]:
+    if engine is None:
+        yield
+        return
+    from ragline.rag.errors import IngestError
+    from ragline.rag.ingest.ray_engine import ray_session
+
+    try:
+        with ray_session(engine):
+            yield
+    except IngestError as exc:  # an unreachable cluster: the user's to fix
+        raise EvalUsageError(str(exc)) from None
+
+
+@contextmanager
+def _pool(
+    settings: Settings, suite: SuiteConfig, scope: str, engine: RayOptions | None, console: Console
+) -> Iterator[EvalPool | None]:
+    if engine is None:
+        yield None
+        return
+    from ragline.serving.services.evals.ray_pool import EvalPool
+
+    with closing(EvalPool(settings, suite, scope, engine)) as pool:
+        console.print(f"queries, answers and judges in {pool.description}", markup=False)
+        yield pool
 
 
 def _track(
