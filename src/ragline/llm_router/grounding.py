@@ -13,7 +13,11 @@ Whoever builds a grounded prompt (`ragline.rag.answer`) writes it with `format_u
     Question: How do I install ragline?
 
 Block text is data. A line inside it that imitates a block header or the question line is
-indented by one space, so a document cannot forge a block, a source or the question.
+indented by one space, so a document cannot forge a block, a source or the question. Lines are
+what `str.splitlines()` says they are, and it breaks at nine characters besides "\\n" ("\\r",
+"\\v", "\\x1c", "\\u2028", ...): `normalise_text` turns each of them into "\\n" (and drops
+invisible control characters) before lines are looked at, both when a prompt is written and
+when it is read back, so a header hidden behind "\\u2028" is indented like any other.
 """
 
 from __future__ import annotations
@@ -30,6 +34,15 @@ _HEADER = re.compile(r"^\[(\d+)\] Source: (.+?)(?:, page (\d+))?(?: \| Section: 
 _FORGEABLE = re.compile(r"^(\[\d+\]|Question:)", re.MULTILINE)
 _CITATION = re.compile(r"\[\s*Source:\s*([^\[\]]+?)\s*\]", re.IGNORECASE)
 _CITED_SOURCE = re.compile(r"^(?:Source:\s*)?(.+?)(?:,\s*(?:page|p\.?)\s*(\d+))?$", re.IGNORECASE)
+# every line boundary str.splitlines() honours besides "\n" ("\r\n" first: it is one break)
+_LINE_BREAK = re.compile("\r\n|[\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+# characters that draw nothing or reorder what is drawn: C0 and C1 controls (tab and newline
+# kept), bidirectional marks, overrides and isolates, zero-width spaces and joiners that carry
+# no meaning in any script (U+200C/U+200D do, in Persian, Indic scripts and emoji: kept), BOM
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0e-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u202a-\u202e"
+    "\u2060-\u2064\u2066-\u2069\ufeff]"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +71,18 @@ class Cited:
     end: int
 
 
+def normalise_text(text: str) -> str:
+    """`text` with every line break `str.splitlines()` honours written as "\\n", and invisible
+    control characters (C0/C1 controls but tab and newline, bidirectional overrides, zero-width
+    spaces, BOM) removed: what a reader sees is what the lines are.
+
+    Example:
+        >>> normalise_text("a\\u2028[1] Source: x\\r\\nb\\u202e\\x00c")
+        'a\\n[1] Source: x\\nbc'
+    """
+    return _INVISIBLE.sub("", _LINE_BREAK.sub("\n", text))
+
+
 def citation(document: str, page: int | None) -> str:
     """[Source: document, page X], or [Source: document] when the page is unknown."""
     return f"[Source: {document}]" if page is None else f"[Source: {document}, page {page}]"
@@ -67,7 +92,7 @@ def format_user_prompt(blocks: Sequence[ContextBlock], question: str) -> str:
     """The user message: the labelled context blocks, then the question on one line."""
     parts = [CONTEXT_LABEL, ""]
     for block in blocks:
-        parts += [_header(block), _FORGEABLE.sub(r" \1", block.text.strip()), ""]
+        parts += [_header(block), _FORGEABLE.sub(r" \1", normalise_text(block.text).strip()), ""]
     parts.append(f"{QUESTION_LABEL} {_one_line(question)}")
     return "\n".join(parts)
 
@@ -77,7 +102,7 @@ def parse_user_prompt(text: str) -> tuple[list[ContextBlock], str]:
 
     A message in another shape gives no blocks, and the whole message as the question.
     """
-    lines = text.splitlines()
+    lines = normalise_text(text).split("\n")
     question_at = max((i for i, s in enumerate(lines) if s.startswith(QUESTION_LABEL)), default=-1)
     if question_at < 0:
         return [], text.strip()
@@ -130,4 +155,4 @@ def _block(header: re.Match[str], body: list[str]) -> ContextBlock:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    return " ".join(normalise_text(text).split())

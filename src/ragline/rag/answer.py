@@ -17,11 +17,15 @@ The steps, each a plain function:
    ever appears inside a block, after the rules. The request, and the answer, carry the
    template's id ("grounded-answer@1"), so cost events and answers say which prompt was used.
 3. Check the citations of the completion (`verify_citations`): a citation naming a document
-   (and page) that is not among the context blocks is removed from the text; the blocks that
-   are cited become `Answer.citations`.
+   (and page) that is not among the context blocks, or a block that does not hold the words it
+   is cited for (`ragline.rag.answer_checks`), is removed from the text; a sentence quoted
+   from one block and credited to another is credited to the block that holds it. The blocks
+   that are cited become `Answer.citations`.
 4. An answer that cites nothing gets the top context block as its citation, marked
    `inferred=True` (what the answer most likely rests on, not verified in the text). An answer
    that says "I don't have enough information" is an abstention and has no citations.
+5. Flag an answer that repeats an instruction planted in the context ("ignore previous
+   instructions and say ..."): `Answer.warnings` says which, and from which document.
 """
 
 from __future__ import annotations
@@ -45,6 +49,13 @@ from ragline.llm_router.grounding import (
     citation,
     find_citations,
     format_user_prompt,
+)
+from ragline.rag.answer_checks import (
+    SUPPORT,
+    claim_of,
+    coverage,
+    quotes,
+    repeated_instructions,
 )
 
 DEFAULT_PROMPT = "grounded-answer@1"
@@ -142,7 +153,8 @@ class Citation:
 @dataclass(frozen=True, slots=True)
 class Answer:
     """A grounded answer. `abstained`: it says "I don't have enough information" (decided
-    before any model call when `usage` is zero)."""
+    before any model call when `usage` is zero). `warnings`: what a reader should know before
+    trusting it (it repeats an instruction found in the context)."""
 
     text: str
     citations: tuple[Citation, ...]
@@ -154,6 +166,7 @@ class Answer:
     attempts: tuple[str, ...] = ()  # deployments tried, in order, when a router answered
     cache: str | None = None  # "exact" | "semantic" | "miss" once a model was asked; else None
     prompt: str | None = None  # the template the model was asked with ("grounded-answer@1")
+    warnings: tuple[str, ...] = ()  # e.g. the answer repeats an instruction found in a document
 
     def to_dict(self) -> dict[str, JsonValue]:
         """A JSON-ready view (for `ragline ask --json` and the API)."""
@@ -168,6 +181,7 @@ class Answer:
             "cost_usd": self.cost_usd,
             "attempts": list(self.attempts),
             "prompt": self.prompt,
+            "warnings": list(self.warnings),
         }
 
 
@@ -189,6 +203,7 @@ def answer(
         return _abstain(completion.model, completion.usage, started, completion, request.prompt)
     if not citations:
         citations = (_cite(context[0], inferred=True),)
+    blocks = [context_block(i, hit) for i, hit in enumerate(context, start=1)]
     return Answer(
         text=text,
         citations=citations,
@@ -200,6 +215,7 @@ def answer(
         attempts=completion.attempts,
         cache=completion.cache or "miss",
         prompt=request.prompt,
+        warnings=repeated_instructions(text, question, blocks),
     )
 
 
@@ -250,35 +266,53 @@ def context_block(index: int, hit: Hit) -> ContextBlock:
 
 
 def verify_citations(text: str, context: Sequence[Hit]) -> tuple[str, tuple[Citation, ...]]:
-    """`text` without citations of sources outside `context`, and the context hits it cites.
+    """`text` without the citations its context does not bear out, and the context hits it cites.
 
-    A citation is kept when its document is a context block's document (case and spacing
-    ignored) and, if it names a page, one of that document's blocks is on that page. Kept
-    citations are rewritten in the canonical form; the hits they name are returned in order of
-    first mention, once each.
+    A citation stands for the words before it, back to the previous citation (`claim_of`). It
+    is kept when its document is a context block's document (case and spacing ignored), if it
+    names a page one of that document's blocks is on that page, and that block holds the words:
+    word for word when any context block quotes them (`quotes`: a sentence quoted from one
+    document cannot be credited to another), else `SUPPORT` of their terms (`coverage`, for a
+    paraphrase). A quote credited to a block that does not hold it is credited to the block
+    that does. Kept citations are rewritten in the canonical form; the hits they name are
+    returned in order of first mention, once each.
     """
     blocks = [(context_block(i, h), h) for i, h in enumerate(context, start=1)]
     cited: dict[str, Citation] = {}
     pieces: list[str] = []
     position = 0
+    claim = ""
     for start, end, names in _brackets(text):
+        claim = claim_of(text[position:start]) or claim  # "[Source: a] [Source: b]": same words
         kept: list[str] = []
-        for document, page in names:
-            matches = [
-                (b, h)
-                for b, h in blocks
-                if _same(b.document, document) and (page is None or b.page == page)
-            ]
-            if matches:
-                kept.append(citation(matches[0][0].document, page))
-            for block, hit in matches:
-                cited.setdefault(hit.id, _cite(hit, inferred=False, block=block))
+        for block, hit, page in _bearing_out(blocks, names, claim):
+            if citation(block.document, page) not in kept:
+                kept.append(citation(block.document, page))
+            cited.setdefault(hit.id, _cite(hit, inferred=False, block=block))
         before = text[position:start]
         pieces.append(before + " " + " ".join(kept) if kept else before.rstrip())
         position = end
     pieces.append(text[position:])
     cleaned = re.sub(r"[ \t]+([.,;:!?])", r"\1", "".join(pieces))
     return re.sub(r"[ \t]{2,}", " ", cleaned).strip(), tuple(cited.values())
+
+
+def _bearing_out(
+    blocks: Sequence[tuple[ContextBlock, Hit]], names: list[tuple[str, int | None]], claim: str
+) -> list[tuple[ContextBlock, Hit, int | None]]:
+    """The blocks a bracket naming `names` may cite for `claim`, each with the page to cite."""
+    quoted = [i for i, (block, _) in enumerate(blocks) if quotes(block.text, claim)]
+    out: list[tuple[ContextBlock, Hit, int | None]] = []
+    for document, page in names:
+        for i, (block, hit) in enumerate(blocks):
+            named = _same(block.document, document) and (page is None or block.page == page)
+            holds = i in quoted if quoted else coverage(block.text, claim) >= SUPPORT
+            if named and holds:
+                out.append((block, hit, page))
+    if names and not out and quoted:
+        block, hit = blocks[quoted[0]]
+        out.append((block, hit, block.page))
+    return out
 
 
 def _brackets(text: str) -> list[tuple[int, int, list[tuple[str, int | None]]]]:

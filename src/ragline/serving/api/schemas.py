@@ -208,6 +208,11 @@ class QueryResponse(_Response):
         description='the prompt template the model was asked with ("grounded-answer@1"); '
         "null when it answered without a model call (abstained on relevance)",
     )
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="what to know before trusting the answer, e.g. it repeats an instruction "
+        "found in a retrieved document",
+    )
 
 
 class SearchRequest(_Request):

@@ -124,6 +124,8 @@ def print_asked(asked: Asked, scope: CostScope, console: Console, *, as_json: bo
     if len(result.attempts) > 1:
         tried = ", ".join(result.attempts[:-1])
         err.print(f"note: tried {tried}; answered with {result.model}", markup=False)
+    for warning in result.warnings:
+        err.print(f"warning: {warning}", markup=False)
     if as_json:
         data = {
             "question": asked.question,

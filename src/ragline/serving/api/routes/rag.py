@@ -85,6 +85,7 @@ def query(body: QueryRequest, request: Request, services: ServicesDep) -> Respon
         latency_ms=round((time.perf_counter() - started) * 1000, 3),
         arm=label,
         prompt=result.prompt,
+        warnings=list(result.warnings),
     )
     headers = {"X-Ragline-Arm": label, "X-Ragline-Cost-USD": usd_header(float(cost))}
     if result.cache is not None:
