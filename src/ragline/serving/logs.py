@@ -8,7 +8,9 @@
 `log_config()` is the `logging.config.dictConfig` mapping handed to uvicorn, so uvicorn's own
 lines, ragline's access lines and every library logger share the format. Fields are added with
 `extra={"fields": {...}}`. A logged exception carries its type and message only: tracebacks can
-hold request data (and secrets), so they appear neither in responses nor in logs.
+hold request data (and secrets), so they appear neither in responses nor in logs. Every line
+passes through `ragline.core.errors.redact`: a URL's password or a key an upstream body echoed
+is masked whatever logger wrote it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import json
 import logging
 from datetime import UTC, datetime
 from typing import Any
+
+from ragline.core.errors import redact
 
 ACCESS_LOGGER = "ragline.access"
 ERROR_LOGGER = "ragline.error"
@@ -47,7 +51,7 @@ class JsonFormatter(logging.Formatter):
             error = record.exc_info[1]
             line["error_type"] = type(error).__name__
             line["error"] = str(error)
-        return json.dumps(line, default=str, ensure_ascii=False)
+        return redact(json.dumps(line, default=str, ensure_ascii=False))
 
     def formatException(self, ei: Any) -> str:  # logging's name
         # Never a traceback: format() already put the type and message in the line.

@@ -15,6 +15,10 @@ so every provider maps a status the same way and names the same setting to fix:
     5xx (529 too)    ServerError
     no answer        Timeout       (`timed_out`)
     no connection    Unavailable   (`unreachable`, names the base URL)
+
+Every message passes through `ragline.core.errors.redact` with the endpoint's key as a known
+secret: an upstream body that echoes the key (or a base URL with a password) never reaches a
+log or a terminal.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from types import ModuleType
 
+from ragline.core.errors import redact
 from ragline.llm_router.errors import (
     AuthError,
     BadRequest,
@@ -71,8 +76,8 @@ def status_error(
     now: Callable[[], float] = time.time,
 ) -> ProviderError:
     """The ragline error for an HTTP error answer (`headers` as httpx gives them)."""
-    where = f"{endpoint.provider} at {endpoint.base_url}"
-    said = f"({status}: {detail})"
+    where = hide_secrets(endpoint, f"{endpoint.provider} at {endpoint.base_url}")
+    said = hide_secrets(endpoint, f"({status}: {detail})")
     if status in (401, 403):
         return AuthError(
             f"{where} refused the key {said}; set {endpoint.key_env} to a valid key "
@@ -127,18 +132,29 @@ def error_detail(body: object, fallback: str) -> str:
     return fallback
 
 
+def hide_secrets(endpoint: Endpoint, text: str) -> str:
+    """`text` redacted, the key in `endpoint.key_env` included whatever its shape."""
+    return redact(text, (os.environ.get(endpoint.key_env, "").strip(),))
+
+
 def timed_out(endpoint: Endpoint) -> Timeout:
     return Timeout(
-        f"{endpoint.provider} at {endpoint.base_url} did not answer within "
-        f"{endpoint.timeout_s:g} s; retry, or raise llm.{endpoint.provider}.timeout_s"
+        hide_secrets(
+            endpoint,
+            f"{endpoint.provider} at {endpoint.base_url} did not answer within "
+            f"{endpoint.timeout_s:g} s; retry, or raise llm.{endpoint.provider}.timeout_s",
+        )
     )
 
 
 def unreachable(endpoint: Endpoint, reason: BaseException) -> Unavailable:
     cause = reason.__cause__ or reason
     return Unavailable(
-        f"cannot reach {endpoint.provider} at {endpoint.base_url} ({cause}); start the "
-        f"server or fix llm.{endpoint.provider}.base_url"
+        hide_secrets(
+            endpoint,
+            f"cannot reach {endpoint.provider} at {endpoint.base_url} ({cause}); start the "
+            f"server or fix llm.{endpoint.provider}.base_url",
+        )
     )
 
 
@@ -170,5 +186,9 @@ def translate_sdk_errors(
         raise status_error(endpoint, exc.status_code, detail, exc.response.headers) from exc
     except sdk.APIError as exc:  # an answer the SDK could not read
         raise ServerError(
-            f"{endpoint.provider} at {endpoint.base_url} sent an unreadable answer ({exc}); {hint}"
+            hide_secrets(
+                endpoint,
+                f"{endpoint.provider} at {endpoint.base_url} sent an unreadable answer ({exc}); "
+                f"{hint}",
+            )
         ) from exc

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
 
+from ragline.core.errors import redact
 from ragline.mltrack.features.errors import OnlineStoreError
 from ragline.mltrack.features.registry import FeatureDefinition
 from ragline.mltrack.features.transform import FEATURE_TS
@@ -109,7 +110,9 @@ class OnlineStore:
             yield
         except redis_lib.RedisError as exc:
             raise OnlineStoreError(
-                f"Redis at {self.url} failed ({exc}); start Redis or pass the right --redis-url"
+                redact(
+                    f"Redis at {self.url} failed ({exc}); start Redis or pass the right --redis-url"
+                )
             ) from None
 
     def ping(self) -> None:

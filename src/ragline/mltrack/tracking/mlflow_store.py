@@ -21,10 +21,10 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit, urlunsplit
 
 import sqlalchemy as sa
 
+from ragline.core.errors import redact
 from ragline.mltrack.config import MltrackConfig
 from ragline.mltrack.errors import TrackingError
 
@@ -59,20 +59,6 @@ def ledger_url(tracking_uri: str, data_dir: Path) -> str:
     if scheme in SQL_SCHEMES:
         return tracking_uri
     return f"sqlite:///{(data_dir / 'mltrack.db').resolve()}"
-
-
-def redact(uri: str) -> str:
-    """`uri` with any password replaced by ``***``, for messages and logs.
-
-    Example:
-        >>> redact("postgresql+psycopg://ml:s3cret@db:5432/mlflow")
-        'postgresql+psycopg://ml:***@db:5432/mlflow'
-    """
-    parts = urlsplit(uri)
-    if not parts.password:
-        return uri
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 class MlflowStore:
@@ -138,13 +124,17 @@ class MlflowStore:
             yield
         except MlflowException as exc:
             raise TrackingError(
-                f"{action} failed on {redact(self.uri)}: {exc.message}; check tracking_uri "
-                "and that the store is reachable and writable"
+                redact(
+                    f"{action} failed on {self.uri}: {exc.message}; check tracking_uri "
+                    "and that the store is reachable and writable"
+                )
             ) from exc
         except sa.exc.OperationalError as exc:
             raise TrackingError(
-                f"{action} failed on {redact(self.ledger_url)}: {exc.orig}; check the database is "
-                "reachable and writable"
+                redact(
+                    f"{action} failed on {self.ledger_url}: {exc.orig}; check the database is "
+                    "reachable and writable"
+                )
             ) from exc
 
     def close(self) -> None:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ragline.core.errors import redact_url
 from ragline.rag.config import StoreConfig
 from ragline.rag.errors import StoreError
 from ragline.rag.store.protocol import VectorStore
@@ -77,7 +78,7 @@ def _server(config: StoreConfig, root: Path, collection: str) -> VectorStore:
 
 
 def _server_location(config: StoreConfig, root: Path) -> str:
-    return f"server:{config.url}"
+    return f"server:{redact_url(str(config.url))}"  # stored in manifests: no password
 
 
 def builtin_stores() -> StoreRegistry:

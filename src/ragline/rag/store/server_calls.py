@@ -25,6 +25,7 @@ from typing import TypeVar
 import httpx
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
+from ragline.core.errors import redact
 from ragline.llm_router.guards.retry import RetryConfig, backoff_s
 from ragline.rag.config import ServerStoreConfig
 from ragline.rag.errors import StoreError, StoreUnreachable
@@ -51,19 +52,23 @@ def unreachable(url: str, timeout_s: int, source: BaseException) -> StoreUnreach
     else:
         what = f"{type(source).__name__}: {source}"
     return StoreUnreachable(
-        f"cannot reach the Qdrant server at {url} ({what}); check that it is running and "
-        "listening there, that store.url (env RAGLINE_STORE__URL) names it, and that no "
-        "firewall or proxy is in between"
+        redact(
+            f"cannot reach the Qdrant server at {url} ({what}); check that it is running and "
+            "listening there, that store.url (env RAGLINE_STORE__URL) names it, and that no "
+            "firewall or proxy is in between"
+        )
     )
 
 
 def gave_up(url: str, exc: UnexpectedResponse, retries: int) -> StoreError:
     """The error for an upsert the server kept refusing as busy or unavailable."""
     return StoreError(
-        f"the Qdrant server at {url} answered HTTP {exc.status_code} to an upsert "
-        f"{retries + 1} times (store.server.retries={retries}); it is overloaded or a shard is "
-        f"down: check {url.rstrip('/')}/cluster and its log, then run again (upserts are "
-        "idempotent)"
+        redact(
+            f"the Qdrant server at {url} answered HTTP {exc.status_code} to an upsert "
+            f"{retries + 1} times (store.server.retries={retries}); it is overloaded or a shard "
+            f"is down: check {url.rstrip('/')}/cluster and its log, then run again (upserts "
+            "are idempotent)"
+        )
     )
 
 

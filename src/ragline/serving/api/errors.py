@@ -2,6 +2,8 @@
 
     status, message = provider_status(exc)     # (503, "no model provider is available ...")
 
+A message that goes to the client passes through `ragline.core.errors.redact`.
+
 Used by the app's exception handler and by streams that fail after their first byte.
 """
 
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ragline.core.errors import redact
 from ragline.llm_router.errors import (
     AuthError,
     BadRequest,
@@ -43,9 +46,10 @@ PROVIDER_STATUS: Sequence[tuple[type[ProviderError], int, str | None]] = (
 )
 
 
-def provider_status(exc: ProviderError) -> tuple[int, str | None]:
-    """The HTTP status of a provider error and the message to send (None: the error's own)."""
+def provider_status(exc: ProviderError) -> tuple[int, str]:
+    """The HTTP status of a provider error and the message to send: the safe one of its kind,
+    or the error's own with any secret an upstream body echoed masked."""
     for kind, status, safe_message in PROVIDER_STATUS:
         if isinstance(exc, kind):
-            return status, safe_message
+            return status, safe_message or redact(str(exc))
     return 503, "the model provider failed; retry later"

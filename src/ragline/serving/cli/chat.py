@@ -30,6 +30,7 @@ from rich.markup import escape
 
 from ragline.core.chat import ChatRequest, Completion, Message, Usage
 from ragline.core.costs import CostScope
+from ragline.core.errors import redact
 from ragline.llm_router.errors import ProviderError
 from ragline.llm_router.router import Router
 
@@ -72,9 +73,9 @@ def run_chat(
             live = stream and not as_json
             done = _complete(router, request, scope.request_id, out, stream=live)
     except ProviderError as exc:
-        err.print(f"[bold red]model error:[/] {escape(str(exc))}")
+        err.print(f"[bold red]model error:[/] {escape(redact(str(exc)))}")
         for note in getattr(exc, "__notes__", []):
-            err.print(f"  {escape(note)}")
+            err.print(f"  {escape(redact(note))}")
         return 2
     if (not stream or schema is not None) and not as_json:
         out.print(done.text, markup=False, highlight=False)

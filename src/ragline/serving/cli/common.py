@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.console import Console
 
+from ragline.core.errors import redact
 from ragline.serving.errors import ConfigError
 from ragline.serving.settings import Settings, load_settings
 
@@ -34,8 +35,9 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def fail(message: str) -> typer.Exit:
-    """Print `error: message` on stderr; the Exit(2) to raise (`raise fail(...) from None`)."""
-    err.print(f"error: {message}", markup=False)
+    """Print `error: message` (redacted) on stderr; the Exit(2) to raise
+    (`raise fail(...) from None`)."""
+    err.print(f"error: {redact(message)}", markup=False)
     return typer.Exit(2)
 
 

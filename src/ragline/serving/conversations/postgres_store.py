@@ -18,9 +18,9 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
-from urllib.parse import urlsplit
 
 from ragline.core.chat import Message
+from ragline.core.errors import redact
 from ragline.serving.conversations.history import (
     DEFAULT_LIMITS,
     Limits,
@@ -155,8 +155,10 @@ class PostgresConversations:
                 if self._conn is not None and (self._conn.closed or self._conn.broken):
                     self._conn = None
                 raise StoreUnavailable(
-                    f"the conversation store (PostgreSQL at {_redact(self._url)}) is "
-                    f"unreachable: {str(exc).strip()}; check conversations.url and the database"
+                    redact(
+                        f"the conversation store (PostgreSQL at {self._url}) is unreachable: "
+                        f"{str(exc).strip()}; check conversations.url and the database"
+                    )
                 ) from None
 
     def _connection(self) -> psycopg.Connection[tuple[object, ...]]:
@@ -176,11 +178,3 @@ class PostgresConversations:
             )
         self._conn = conn
         return conn
-
-
-def _redact(url: str) -> str:
-    """`url` with any password replaced by ***, for messages."""
-    parts = urlsplit(url)
-    if not parts.password:
-        return url
-    return url.replace(f":{parts.password}@", ":***@", 1)

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from ragline.core.chat import Message
+from ragline.core.errors import redact
 from ragline.serving.conversations.history import (
     DEFAULT_LIMITS,
     Limits,
@@ -97,8 +98,10 @@ class RedisConversations:
             yield
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise StoreUnavailable(
-                f"the conversation store (Redis) is unreachable: {exc}; check conversations.url "
-                "and that Redis is running"
+                redact(
+                    f"the conversation store (Redis) is unreachable: {exc}; check "
+                    "conversations.url and that Redis is running"
+                )
             ) from None
 
 
