@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from ragline.core.config_files import locate_config
 from ragline.core.costs import CostSink, MemorySink
 from ragline.core.embedding import Embedder
+from ragline.core.errors import redact
 from ragline.core.index import VectorIndex
 from ragline.core.pricing import Prices, PriceTable
 from ragline.llm_router.caches.exact import ExactCache, open_cache
@@ -29,6 +30,7 @@ from ragline.llm_router.config import LlmConfig
 from ragline.llm_router.errors import Unavailable
 from ragline.llm_router.guards.breaker import CircuitBreaker, MemoryBreakerStore, RedisBreakerStore
 from ragline.llm_router.guards.budgets import Budgets, RedisBudgetStore
+from ragline.llm_router.guards.fallback import redis_client
 from ragline.llm_router.guards.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from ragline.llm_router.registry import Registry, builtin_registry
 from ragline.llm_router.router import Router, RouterParts
@@ -76,13 +78,15 @@ def build_router(
 def _redis(config: LlmConfig) -> redis.Redis:
     import redis
 
-    client = redis.Redis.from_url(config.redis_url, socket_timeout=2.0)
+    client = redis_client(config.redis_url)
     try:
         client.ping()
     except redis.RedisError as exc:
         raise Unavailable(
-            f"llm.state is 'redis' but {config.redis_url} does not answer ({exc}); start Redis, "
-            "fix llm.redis_url, or set llm.state: memory"
+            redact(
+                f"llm.state is 'redis' but {config.redis_url} does not answer ({exc}); "
+                "start Redis, fix llm.redis_url, or set llm.state: memory"
+            )
         ) from None
     return client
 

@@ -150,9 +150,18 @@ def test_batches_flush_when_full_and_on_close(tmp_path: Path) -> None:
     for event in EVENTS[:2]:
         ledger.record(event)
     assert not (tmp_path / "ledger.db").exists()  # still buffered: nothing written yet
-    ledger.record(EVENTS[2])  # the third fills the batch: written
-    with sa.create_engine(ledger.url).connect() as conn:
-        assert conn.execute(sa.text("select count(*) from cost_ledger")).scalar() == 3
+    ledger.record(EVENTS[2])  # the third fills the batch: the writer thread writes it
+    engine = sa.create_engine(ledger.url)
+    count = 0
+    for _ in range(100):  # up to 5 s on a busy machine; a few ms usually
+        threading.Event().wait(0.05)
+        if sa.inspect(engine).has_table("cost_ledger"):
+            with engine.connect() as conn:
+                count = conn.execute(sa.text("select count(*) from cost_ledger")).scalar() or 0
+        if count:
+            break
+    engine.dispose()
+    assert count == 3
     ledger.record(EVENTS[3])
     ledger.close()
     reader = Ledger(LedgerConfig(), tmp_path)

@@ -28,7 +28,8 @@ Where the state lives is a `BreakerStore`: `MemoryBreakerStore` for one process,
 `RedisBreakerStore` for several replicas that must agree (one replica's failures open the
 circuit for all; only one replica gets the half-open probe). Every store method takes `now`
 (wall-clock seconds) from the caller, so tests inject time and replicas never consult Redis's
-clock.
+clock. While Redis is down, `RedisBreakerStore` keeps state in this process instead
+(`ragline.llm_router.guards.fallback`).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from pydantic import Field
 
 from ragline.core.strict import Strict
+from ragline.llm_router.guards.fallback import RedisFallback
 
 if TYPE_CHECKING:
     import redis
@@ -198,12 +200,19 @@ class RedisBreakerStore:
     stored expiry against the caller's `now`, so that all replicas and tests share one clock).
     """
 
-    def __init__(self, client: redis.Redis, prefix: str = "ragline:breaker:") -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        prefix: str = "ragline:breaker:",
+        fallback: RedisFallback | None = None,
+    ) -> None:
         self._client = client
         self._prefix = prefix
         self._allow = client.register_script(_ALLOW)
         self._success = client.register_script(_SUCCESS)
         self._failure = client.register_script(_FAILURE)
+        self.fallback = fallback or RedisFallback("breaker states")
+        self._local = MemoryBreakerStore()
 
     def _keys(self, name: str) -> list[str]:
         base = f"{self._prefix}{name}"
@@ -212,10 +221,16 @@ class RedisBreakerStore:
     def allow(self, name: str, now: float, config: BreakerConfig) -> bool:
         _, open_key, probe_key = self._keys(name)
         args = [repr(now), repr(now + config.cooldown_s), _ms(2 * config.cooldown_s + 60)]
-        return bool(self._allow(keys=[open_key, probe_key], args=args))
+        return self.fallback.call(
+            lambda: bool(self._allow(keys=[open_key, probe_key], args=args)),
+            lambda: self._local.allow(name, now, config),
+        )
 
     def record_success(self, name: str, now: float, config: BreakerConfig) -> None:
-        self._success(keys=self._keys(name), args=[repr(now)])
+        self.fallback.call(
+            lambda: self._success(keys=self._keys(name), args=[repr(now)]),
+            lambda: self._local.record_success(name, now, config),
+        )
 
     def record_failure(self, name: str, now: float, config: BreakerConfig) -> None:
         args = [
@@ -227,9 +242,18 @@ class RedisBreakerStore:
             _ms(2 * config.window_s + 60),
             _ms(config.cooldown_s + _IDLE_KEY_S),
         ]
-        self._failure(keys=self._keys(name), args=args)
+        self.fallback.call(
+            lambda: self._failure(keys=self._keys(name), args=args),
+            lambda: self._local.record_failure(name, now, config),
+        )
 
     def state(self, name: str, now: float, config: BreakerConfig) -> BreakerStateName:
+        return self.fallback.call(
+            lambda: self._shared_state(name, now),
+            lambda: self._local.state(name, now, config),
+        )
+
+    def _shared_state(self, name: str, now: float) -> BreakerStateName:
         raw = self._client.get(self._keys(name)[1])
         return _state_at(None if raw is None else float(raw), now)
 

@@ -28,6 +28,7 @@ from pydantic import Field
 
 from ragline.core.strict import Strict
 from ragline.llm_router.errors import BudgetExceeded
+from ragline.llm_router.guards.fallback import RedisFallback
 
 if TYPE_CHECKING:
     import redis
@@ -107,21 +108,38 @@ class RedisBudgetStore:
     store = RedisBudgetStore(redis.Redis.from_url("redis://127.0.0.1:6379/0"))
 
     Amounts are kept as integer femto-dollars (1e-15 USD): exact for any per-token price with
-    up to 9 decimals per 1M tokens; a finer fraction is rounded up, never down.
+    up to 9 decimals per 1M tokens; a finer fraction is rounded up, never down. While Redis
+    is down, totals are kept in this process (`ragline.llm_router.guards.fallback`).
     """
 
-    def __init__(self, client: redis.Redis, prefix: str = "ragline:budget:") -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        prefix: str = "ragline:budget:",
+        fallback: RedisFallback | None = None,
+    ) -> None:
         self._client = client
         self._prefix = prefix
         self._add = client.register_script(_ADD)
+        self.fallback = fallback or RedisFallback("budgets")
+        self._local = MemoryBudgetStore()
 
     def spent(self, bucket: str) -> Decimal:
-        whole, frac = self._client.hmget(self._prefix + bucket, ["whole", "frac"])
-        return _from_parts(whole, frac)
+        return self.fallback.call(lambda: self._spent(bucket), lambda: self._local.spent(bucket))
 
     def add(self, bucket: str, usd: Decimal, ttl_s: float) -> Decimal:
         if usd < 0:
             raise ValueError(f"a budget charge must be >= 0, got {usd}")
+        return self.fallback.call(
+            lambda: self._shared_add(bucket, usd, ttl_s),
+            lambda: self._local.add(bucket, usd, ttl_s),
+        )
+
+    def _spent(self, bucket: str) -> Decimal:
+        whole, frac = self._client.hmget(self._prefix + bucket, ["whole", "frac"])
+        return _from_parts(whole, frac)
+
+    def _shared_add(self, bucket: str, usd: Decimal, ttl_s: float) -> Decimal:
         units = int((usd * _FEMTO).to_integral_value(rounding=ROUND_CEILING))
         whole, frac = divmod(units, _FEMTO)
         ttl_ms = max(1, int(ttl_s * 1000))

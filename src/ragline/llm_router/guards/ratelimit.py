@@ -22,6 +22,7 @@ from pydantic import Field
 
 from ragline.core.strict import Strict
 from ragline.llm_router.errors import BadRequest, RateLimited
+from ragline.llm_router.guards.fallback import RedisFallback
 
 if TYPE_CHECKING:
     import redis
@@ -192,7 +193,8 @@ class RedisRateLimiter:
     limiter = RedisRateLimiter(redis.Redis.from_url(url), RateLimitConfig(requests_per_minute=600))
 
     The replicas' clocks (`time.time`) set the refill; keep them in sync (NTP). A replica whose
-    clock is behind only refills less, never more.
+    clock is behind only refills less, never more. While Redis is down, each process limits
+    on its own (`ragline.llm_router.guards.fallback`).
     """
 
     def __init__(
@@ -201,19 +203,29 @@ class RedisRateLimiter:
         config: RateLimitConfig,
         prefix: str = "ragline:rl:",
         clock: Callable[[], float] = time.time,
+        fallback: RedisFallback | None = None,
     ) -> None:
         self.config = config
         self._client = client
         self._prefix = prefix
         self._clock = clock
         self._acquire = client.register_script(_ACQUIRE)
+        self.fallback = fallback or RedisFallback("rate limits")
+        self._local = MemoryRateLimiter(config)
 
     def acquire(self, key: str, tokens: int) -> None:
         _check_tokens(key, tokens, self.config)
-        rpm, tpm = self.config.requests_per_minute, self.config.tokens_per_minute
-        if rpm is None and tpm is None:
+        if self.config.requests_per_minute is None and self.config.tokens_per_minute is None:
             return
+        waits = self.fallback.call(lambda: self._shared(key, tokens), lambda: None)
+        if waits is None:
+            self._local.acquire(key, tokens)
+            return
+        _raise_if_refused(key, waits, self.config)
+
+    def _shared(self, key: str, tokens: int) -> _Waits:
+        rpm, tpm = self.config.requests_per_minute, self.config.tokens_per_minute
         # After a full window the bucket is full again, so the key may expire then.
         args: list[str | int] = [repr(self._clock()), rpm or 0, tpm or 0, tokens, _KEY_TTL_MS]
         wait_r, wait_t = self._acquire(keys=[self._prefix + key], args=args)
-        _raise_if_refused(key, _Waits(float(wait_r), float(wait_t)), self.config)
+        return _Waits(float(wait_r), float(wait_t))

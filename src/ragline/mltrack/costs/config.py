@@ -36,7 +36,7 @@ class LedgerConfig(Strict):
     table: str = Field("cost_ledger", pattern=r"^[a-z_][a-z0-9_]{0,47}$")
     monthly_budget_usd: Decimal | None = Field(None, gt=0, allow_inf_nan=False)
     batch_size: int = Field(500, ge=1, description="events written per executemany")
-    flush_interval_s: float = Field(5.0, gt=0, description="oldest buffered event's max age")
+    flush_interval_s: float = Field(1.0, gt=0, description="oldest buffered event's max age")
 
     def resolved_url(self, data_dir: Path) -> str:
         """The URL, with the SQLite default under `data_dir` and psycopg 3 for PostgreSQL."""

@@ -140,6 +140,7 @@ class Ledger(BufferedTable):
             config.flush_interval_s,
             "the cost ledger",
             "costs.ledger.url",
+            data_dir / "spill",
         )
         super().__init__(spec, LedgerError)
 

@@ -129,7 +129,7 @@ class RequestLogConfig(_Strict):
     )
     table: str = Field("ragline_requests", pattern=r"^[a-z_][a-z0-9_]{0,47}$")
     batch_size: int = Field(200, ge=1, description="rows written per executemany")
-    flush_interval_s: float = Field(2.0, gt=0, description="oldest buffered row's max age")
+    flush_interval_s: float = Field(1.0, gt=0, description="oldest buffered row's max age")
 
     def resolved_url(self, data_dir: Path) -> str:
         """The URL, with the SQLite default under `data_dir` and psycopg 3 for PostgreSQL."""

@@ -109,6 +109,7 @@ class RequestLog(BufferedTable):
             config.flush_interval_s,
             "the request log",
             "monitor.request_log.url",
+            data_dir / "spill",
         )
         super().__init__(spec, RequestLogError)
 

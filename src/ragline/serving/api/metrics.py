@@ -10,6 +10,14 @@
     ragline_semantic_false_hit_rate{model}        false hits / audits since start
     ragline_breaker_state{deployment}             0 closed, 1 half_open, 2 open
     ragline_ready                                 1 once warm and every part is ready
+    ragline_dependency_degraded{dependency}       1 while a dependency is down and requests
+                                                  are answered without it (request_log,
+                                                  cost_ledger, redis)
+    ragline_telemetry_records_total{store,outcome}  rows of the request log / cost ledger:
+                                                  written, spilled (to the local file while the
+                                                  database is down), replayed, dropped
+    ragline_redis_fallbacks_total{store}          calls answered by per-process state while
+                                                  Redis was down (rate limits, budgets, breakers)
 
 `route` is the route template (/v1/ingest/{job_id}) or "unmatched", never the raw path, so a
 client cannot grow the label set. With `--workers N` each worker process keeps its own
@@ -20,7 +28,7 @@ mode) is a follow-up.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -30,8 +38,12 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from ragline.core.costs import AUDITS, FALSE_HIT, CostEvent
+from ragline.llm_router.guards.fallback import open_fallbacks
+from ragline.mltrack.sql_batch import open_tables
 
 BREAKER_VALUES = {"closed": 0, "half_open": 1, "open": 2}
 _BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
@@ -79,6 +91,7 @@ class Metrics:
             "ragline_breaker_state", "0 closed, 1 half_open, 2 open", ["deployment"], registry=r
         )
         self._ready = Gauge("ragline_ready", "1 when ready to serve", registry=r)
+        r.register(DependencyCollector())
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         self._requests.labels(route=route, method=method, status=str(status)).inc()
@@ -123,3 +136,65 @@ class Metrics:
     def render(self) -> tuple[bytes, str]:
         """The Prometheus text exposition and its content type."""
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+def dependency_parts() -> dict[str, str]:
+    """/ready's parts for the dependencies requests can do without: each open telemetry table
+    ("request_log", "cost_ledger") and Redis, "ok" or "degraded: ..." (never a 503)."""
+    parts: dict[str, str] = {}
+    for table in open_tables():  # one table of a kind is degraded: the part is
+        name = _part(table.what)
+        if table.degraded or name not in parts:
+            parts[name] = table.detail
+    fallbacks = open_fallbacks()
+    if fallbacks:
+        degraded = [f for f in fallbacks if f.degraded]
+        whats = ", ".join(sorted({f.what for f in degraded}))
+        parts["redis"] = (
+            f"{degraded[0].detail.split(';')[0]}; {whats} are per process" if degraded else "ok"
+        )
+    return parts
+
+
+def _part(what: str) -> str:
+    return what.removeprefix("the ").replace(" ", "_")  # "the cost ledger" -> "cost_ledger"
+
+
+class DependencyCollector(Collector):
+    """Reads the process's telemetry tables and Redis fallbacks at each scrape."""
+
+    def collect(self) -> Iterator[Metric]:
+        degraded = GaugeMetricFamily(
+            "ragline_dependency_degraded",
+            "1 while a dependency is down and requests are answered without it",
+            labels=["dependency"],
+        )
+        records = CounterMetricFamily(
+            "ragline_telemetry_records",
+            "Telemetry rows by outcome (written, spilled, replayed, dropped)",
+            labels=["store", "outcome"],
+        )
+        fallbacks = CounterMetricFamily(
+            "ragline_redis_fallbacks",
+            "Calls answered by per-process state while Redis was down",
+            labels=["store"],
+        )
+        down: dict[str, bool] = {}
+        counts: dict[tuple[str, str], int] = {}
+        for table in open_tables():
+            name = _part(table.what)
+            down[name] = down.get(name, False) or table.degraded
+            for outcome in ("written", "spilled", "replayed", "dropped"):
+                key = (name, outcome)
+                counts[key] = counts.get(key, 0) + int(getattr(table, outcome))
+        calls: dict[str, int] = {}
+        for fallback in open_fallbacks():
+            down["redis"] = down.get("redis", False) or fallback.degraded
+            calls[fallback.what] = calls.get(fallback.what, 0) + fallback.fallbacks
+        for name, is_down in sorted(down.items()):
+            degraded.add_metric([name], 1.0 if is_down else 0.0)
+        for (store, outcome), value in sorted(counts.items()):
+            records.add_metric([store, outcome], value)
+        for store, value in sorted(calls.items()):
+            fallbacks.add_metric([store], value)
+        yield from (degraded, records, fallbacks)

@@ -89,10 +89,9 @@ def build_rate_limiter(settings: Settings, prefix: str = RATE_LIMIT_PREFIX) -> R
     if config.requests_per_minute is None and config.tokens_per_minute is None:
         return None
     if settings.llm.state == "redis":
-        import redis
+        from ragline.llm_router.guards.fallback import redis_client
 
-        client = redis.Redis.from_url(settings.llm.redis_url)
-        return RedisRateLimiter(client, config, prefix=prefix)
+        return RedisRateLimiter(redis_client(settings.llm.redis_url), config, prefix=prefix)
     return MemoryRateLimiter(config)
 
 

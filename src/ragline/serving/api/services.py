@@ -42,6 +42,7 @@ from ragline.rag.retrieve import Mode, Retriever
 from ragline.rag.store.protocol import VectorStore
 from ragline.serving.api.context import ANONYMOUS
 from ragline.serving.api.jobs import IngestJobs
+from ragline.serving.api.metrics import dependency_parts
 from ragline.serving.api.predictor import Predictor
 from ragline.serving.errors import ConfigError
 from ragline.serving.serve_config import Arm
@@ -340,6 +341,9 @@ class Services:
             parts["collection"] = (
                 "ok" if exists else f"missing: {probe.collection!r}, ingest into it"
             )
+        # Telemetry stores and Redis are reported, never a 503: requests are answered
+        # without them (rows spill to disk, limits and budgets fall back to this process).
+        parts.update(dependency_parts())
         return self._warm == "done" and parts["store"] == "ok", parts
 
     def stats(self) -> ServiceStats:
