@@ -195,3 +195,8 @@ class IngestConfig(_Strict):
     jsonl_text_field: str = "text"
     workers: int = Field(1, ge=1, le=64)
     embed_batch: int = Field(512, gt=0, description="chunks per embedding call")
+    lock_url: SecretStr | None = Field(
+        None,
+        description="redis:// or postgresql:// URL for the per-collection ingest lock that "
+        "machines sharing a Qdrant server need; null: a file lock in the data dir",
+    )

@@ -5,7 +5,11 @@
 
 Safe to rerun and to interrupt: point ids come from content, a file enters the manifest only
 once all its chunks are stored and its stale chunks removed, and an unchanged file (same
-bytes, same settings) is skipped after hashing, without loading any model.
+bytes, same settings) is skipped after hashing, without loading any model; so is a file that
+was skipped for its content and has not changed since (the manifest remembers it by hash).
+A file stored from under a folder root that is gone from disk is pruned: its chunks are
+deleted (`run(roots, prune=False)` keeps them). One writer per collection: callers hold the
+collection's cross-process lock (`ragline.rag.ingest.lock`) around `run`.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from ragline.core.index import CollectionSpec, StorePoint
 from ragline.rag.chunking import Chunker
 from ragline.rag.config import ChunkingConfig, EmbeddingConfig, IngestConfig, SparseConfig
 from ragline.rag.errors import IngestError
-from ragline.rag.ingest.manifest import Entry, Manifest
+from ragline.rag.ingest.manifest import BadFile, Entry, Manifest
 from ragline.rag.ingest.report import IngestReport, NoProgress, Progress, Skipped
 from ragline.rag.loaders import Candidate, load_file, walk
 from ragline.rag.store.protocol import VectorStore
@@ -100,12 +104,15 @@ class Ingestor:
         self._chunker: Chunker | None = None
         self._collection_ready = False
 
-    def run(self, roots: Sequence[Path]) -> IngestReport:
-        """Ingest every file under `roots`; return what happened."""
+    def run(self, roots: Sequence[Path], *, prune: bool = True) -> IngestReport:
+        """Ingest every file under `roots`, pruning stored files deleted from a folder root
+        unless `prune` is False; return what happened."""
         started = time.perf_counter()
         report = IngestReport()
         self._reconcile_manifest()
         candidates = self._collect(roots, report)
+        if prune:
+            self._prune(roots, candidates, report)
         self.progress.start(len(candidates))
         todo = self._plan(candidates, report)
         if todo:
@@ -134,9 +141,40 @@ class Ingestor:
         report.files_seen = len(candidates) + len(report.skipped)
         return list(candidates.values())
 
+    def _prune(self, roots: Sequence[Path], found: list[Candidate], report: IngestReport) -> None:
+        """Delete the chunks and manifest rows of files once stored from under a folder root
+        that no longer exist (a file that turned unreadable or bad keeps its chunks)."""
+        folders = [root.resolve() for root in roots if root.is_dir()]
+        seen = {str(c.path) for c in found}
+        known = [*self.manifest.entries(), *self.manifest.bad_files()]
+        gone = sorted(
+            {
+                path
+                for path in known
+                if path not in seen
+                and any(Path(path).is_relative_to(folder) for folder in folders)
+                and not Path(path).exists()
+            }
+        )
+        if not gone:
+            return
+        removed = 0
+        if self.store.exists():
+            for path in gone:
+                removed += self.store.delete(Filter(must=(Match("source_path", path),)))
+            self.store.flush()  # chunks go before their rows: a crash here prunes again
+        self.manifest.forget(gone, bad=True)
+        report.files_pruned = len(gone)
+        report.chunks_removed += removed
+        report.notes.append(
+            f"pruned {len(gone)} deleted file(s) ({removed} chunks); --no-prune keeps them"
+        )
+
     def _plan(self, candidates: list[Candidate], report: IngestReport) -> list[_Todo]:
-        """Hash every file; keep those that are new or changed (bytes or settings)."""
+        """Hash every file; keep those that are new or changed (bytes or settings), less
+        those skipped before for the same content."""
         known = self.manifest.entries()
+        bad = self.manifest.bad_files()
         fingerprint = self.settings.fingerprint()
         limit_mb = self.settings.ingest.max_file_mb
         todo = []
@@ -156,9 +194,15 @@ class Ingestor:
                 self._skip(candidate.relative, f"cannot read: {exc.strerror or exc}", report)
                 continue
             previous = known.get(str(candidate.path))
+            remembered = bad.get(str(candidate.path))
             if previous and (previous.content_hash, previous.config_hash) == (digest, fingerprint):
                 report.files_unchanged += 1
                 self.progress.file_done(candidate.relative, "unchanged", 0)
+            elif remembered and (remembered.content_hash, remembered.config_hash) == (
+                digest,
+                fingerprint,
+            ):
+                self._skip(candidate.relative, remembered.reason, report)
             else:
                 todo.append(_Todo(candidate, Entry(str(candidate.path), digest, fingerprint, 0)))
         return todo
@@ -181,10 +225,14 @@ class Ingestor:
             workers = 1
         jobs = [(t.candidate, self.settings.ingest.jsonl_text_field) for t in todo]
         batch = _Batch()
+        bad: list[BadFile] = []
         with self.mapper(workers, chunker) as mapper:
             for item, result in zip(todo, mapper(jobs), strict=True):
                 if isinstance(result, str):
                     self._skip(item.candidate.relative, result, report)
+                    if not result.startswith(_UNREADABLE):  # the content's fault: remember it
+                        e = item.entry
+                        bad.append(BadFile(e.source_path, e.content_hash, e.config_hash, result))
                     continue
                 docs, chunks = result
                 entry = Entry(
@@ -203,6 +251,7 @@ class Ingestor:
                 if len(batch.chunks) >= self.settings.ingest.embed_batch:
                     self._write(batch, report)
         self._write(batch, report)
+        self.manifest.record_bad(bad)
 
     def _skip(self, relative: str, reason: str, report: IngestReport) -> None:
         report.skipped.append(Skipped(relative, reason))
@@ -282,6 +331,7 @@ JobMap = Callable[[list[Job]], Iterator[Prepared]]
 # (`ragline.rag.ingest.ray_engine.ray_mapper`) is the other one
 MapperFactory = Callable[[int, Chunker], AbstractContextManager[JobMap]]
 _WORKER_CHUNKER: Chunker | None = None
+_UNREADABLE = "cannot read:"  # a reason that may pass (permissions, a busy disk): not remembered
 
 
 def prepare(job: Job, chunker: Chunker) -> Prepared:
@@ -295,7 +345,7 @@ def prepare(job: Job, chunker: Chunker) -> Prepared:
     except IngestError as exc:
         return str(exc)
     except OSError as exc:
-        return f"cannot read: {exc.strerror or exc}"
+        return f"{_UNREADABLE} {exc.strerror or exc}"
 
 
 def _init_worker(config: ChunkingConfig, window: TokenWindow | None) -> None:

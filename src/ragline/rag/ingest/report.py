@@ -21,6 +21,7 @@ class IngestReport:
     files_seen: int = 0
     files_ingested: int = 0
     files_unchanged: int = 0
+    files_pruned: int = 0  # stored files deleted from disk, their chunks removed
     documents: int = 0
     chunks_written: int = 0
     chunks_removed: int = 0

@@ -106,17 +106,33 @@ def _walk_tree(
                 dirnames.remove(name)
             elif link.is_symlink():
                 dirnames.remove(name)  # a link inside the root: its files are walked anyway
-                if not link.resolve().is_relative_to(base):
+                target = _resolve(link)
+                if target is None:
+                    yield Refused(rel, _LOOP)
+                elif not target.is_relative_to(base):
                     yield Refused(rel, "symlink escapes the ingest root; copy the files in instead")
         for name in sorted(filenames):
             path = here / name
             rel = path.relative_to(base).as_posix()
             if not matches(rel, include) or matches(rel, exclude):
                 continue
-            resolved = path.resolve()
-            if not resolved.is_relative_to(base):
+            resolved = _resolve(path)
+            if resolved is None:
+                yield Refused(rel, _LOOP)
+            elif not resolved.is_relative_to(base):
                 yield Refused(rel, "symlink escapes the ingest root; copy the file in instead")
             elif not resolved.is_file():
                 yield Refused(rel, "not a regular file (broken link or device)")
             else:
                 yield _Found(path=resolved, relative=rel, link=path.is_symlink())
+
+
+_LOOP = "symlink loop (the link leads back to itself); fix or remove the link"
+
+
+def _resolve(path: Path) -> Path | None:
+    """`path` resolved, or None for a symlink loop (RuntimeError before Python 3.13)."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError):
+        return None

@@ -7,9 +7,13 @@
     jobs.close()                                  # cancel: running jobs stop after their file
 
 A job for a collection waits while another job writes into it (two ingests into one store
-would race on its manifest). `done` means the run finished; files it had to skip are listed in
-`errors`. `failed` means it stopped: an error that ends the whole run, or a cancel at shutdown
-(re-submitting resumes, since ingest is idempotent and records only complete files).
+would race on its manifest); `ingest_paths` also holds the collection's cross-process ingest
+lock, so a job waits (logging it, status "running") while a `ragline ingest` or another
+server worker writes the collection.
+
+`done` means the run finished; files it had to skip are listed in `errors`. `failed` means it
+stopped: an error that ends the whole run, or a cancel at shutdown (re-submitting resumes,
+since ingest is idempotent and records only complete files).
 
 Status lives in this process: with several server workers, a job's id is known only to the
 worker that accepted it. The last `keep` finished jobs are kept; queued and running ones always.

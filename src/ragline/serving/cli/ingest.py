@@ -2,23 +2,32 @@
 collections.
 
     ragline ingest docs/ README.md --collection docs      # unchanged files skipped
+    ragline ingest docs/ --no-prune --lock-timeout 60     # keep deleted files' chunks
     ragline ingest docs/ --engine ray --actors 2          # embed in 2 Ray actors (local cluster)
     ragline collections                                   # points and files per collection
     ragline delete --source guide.md --collection docs    # or --all to drop the collection
 
 Ingest runs `ragline.serving.services.ingest.ingest_paths` under one cost scope (embedding
-tokens and points written are in the ledger under the printed request id). Exit codes: 0 done;
-1 some files were skipped (listed with the reason) or nothing matched; 2 bad usage or settings.
+tokens and points written are in the ledger under the printed request id), holding the
+collection's ingest lock: a second ingest into it waits, saying so, for --lock-timeout seconds
+(default: as long as it takes). Files gone from a folder that was ingested before are pruned
+(--no-prune keeps their chunks). Exit codes: 0 done; 1 some files were skipped (listed with
+the reason) or nothing matched; 2 bad usage or settings, or the lock wait ran out.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ragline.serving.cli.common import cost_line, err, fail, out, settings_from
+
+if TYPE_CHECKING:
+    from ragline.rag.ingest.ray_engine import RayOptions
+    from ragline.rag.store.protocol import VectorStore
+    from ragline.serving.settings import Settings
 
 CollectionOption = Annotated[
     str | None, typer.Option("--collection", help="collection name (default: store.collection)")
@@ -45,12 +54,22 @@ def ingest_command(
         float | None, typer.Option(help="CPUs per Ray embed actor (default: shared out)")
     ] = None,
     num_gpus: Annotated[float, typer.Option(help="GPUs per Ray embed actor")] = 0.0,
+    prune: Annotated[
+        bool, typer.Option(help="delete the chunks of files gone from an ingested folder")
+    ] = True,
+    lock_timeout: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            help="seconds to wait while another ingest writes the collection (default: no limit)",
+        ),
+    ] = None,
 ) -> None:
-    """Load, chunk, embed and store files; unchanged files are skipped, changed ones replaced."""
+    """Load, chunk, embed and store files; unchanged files are skipped, changed ones replaced,
+    deleted ones pruned."""
     from ragline.core.costs import cost_scope
     from ragline.rag.errors import RagError
-    from ragline.rag.ingest.ray_engine import RayOptions
-    from ragline.serving.services.ingest import ingest_paths
+    from ragline.serving.services.ingest import RunOptions, check_collection, ingest_paths
     from ragline.serving.services.progress import IngestProgress, print_report
     from ragline.serving.wiring import Accounting, build_store
 
@@ -63,14 +82,18 @@ def ingest_command(
     if engine not in ("local", "ray"):
         raise fail(f"--engine must be local or ray, got {engine!r}")
     try:
-        ray = RayOptions(address, actors, num_cpus, num_gpus) if engine == "ray" else None
+        name = check_collection(collection or settings.store.collection)
+        ray = _ray_options(address, actors, num_cpus, num_gpus) if engine == "ray" else None
     except RagError as exc:
         raise fail(str(exc)) from None
+    options = RunOptions(prune, lock_timeout, _tell, close_store=True)
     with Accounting(settings) as costs, cost_scope(f"ingest-{_short_id()}") as scope:
-        store = build_store(settings, collection, costs)
+        store = build_store(settings, name, costs)
         try:
             with IngestProgress(err) as progress:
-                report = ingest_paths(settings, costs, store, paths, progress, engine=ray)
+                report = ingest_paths(
+                    settings, costs, store, paths, progress, engine=ray, options=options
+                )
         except RagError as exc:
             raise fail(f"ingest failed: {exc}") from None
         finally:
@@ -108,10 +131,12 @@ def delete_command(
     collection: CollectionOption = None,
     drop: Annotated[bool, typer.Option("--all", help="drop the whole collection")] = False,
 ) -> None:
-    """Remove one source's chunks (or, with --all, the whole collection)."""
-    from ragline.rag.ingest.pipeline import reconcile
-    from ragline.rag.store.filters import source_filter
-    from ragline.serving.wiring import build_manifest, build_store
+    """Remove one source's chunks (or, with --all, the whole collection), holding the
+    collection's ingest lock."""
+    from ragline.rag.errors import RagError
+    from ragline.rag.ingest.lock import hold
+    from ragline.serving.services.ingest import ingest_lock
+    from ragline.serving.wiring import build_store
 
     if (source is None) == (not drop):
         raise fail("give exactly one of --source S or --all")
@@ -120,15 +145,28 @@ def delete_command(
     if not store.exists():
         err.print(f"collection {store.collection!r} does not exist; see: ragline collections")
         raise typer.Exit(1)
+    try:
+        with hold(ingest_lock(settings, store.collection), store.collection, on_wait=_tell):
+            message, removed = _remove(settings, store, source)
+    except RagError as exc:
+        raise fail(f"delete failed: {exc}") from None
+    out.print(message)
+    raise typer.Exit(0 if removed else 1)
+
+
+def _remove(settings: Settings, store: VectorStore, source: str | None) -> tuple[str, int]:
+    """Drop the collection (no `source`) or delete the chunks of `source`; closes the store."""
+    from ragline.rag.ingest.pipeline import reconcile
+    from ragline.rag.store.filters import source_filter
+    from ragline.serving.wiring import build_manifest
+
     manifest = build_manifest(settings, store.collection)
     try:
-        if drop:
+        if source is None:
             points = store.count()
             store.drop()
             manifest.forget()
-            out.print(f"dropped collection {store.collection} ({points} points)")
-            return
-        assert source is not None
+            return f"dropped collection {store.collection} ({points} points)", max(points, 1)
         as_path = str(Path(source).resolve()) if Path(source).exists() else source
         removed = store.delete(source_filter(source)) + (
             store.delete(source_filter(as_path)) if as_path != source else 0
@@ -137,8 +175,19 @@ def delete_command(
     finally:
         manifest.close()
         store.close()
-    out.print(f"removed {removed} chunks of {source} from {store.collection}")
-    raise typer.Exit(0 if removed else 1)
+    return f"removed {removed} chunks of {source} from {store.collection}", removed
+
+
+def _tell(line: str) -> None:
+    err.print(line, markup=False)
+
+
+def _ray_options(
+    address: str | None, actors: int, num_cpus: float | None, num_gpus: float
+) -> RayOptions:
+    from ragline.rag.ingest.ray_engine import RayOptions  # only here: the local run needs no Ray
+
+    return RayOptions(address, actors, num_cpus, num_gpus)
 
 
 def _short_id() -> str:
