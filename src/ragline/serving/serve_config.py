@@ -2,7 +2,10 @@
 
     serve:
       host: 127.0.0.1
-      api_keys: [{name: alice, sha256: "<ragline hash-key output>"}]
+      api_keys:
+        - {name: ops, sha256: "<ragline hash-key output>"}        # no scopes: admin, as before
+        - {name: alice, sha256: "<digest>", scopes: [read, write, ingest],
+           collections: [handbook], ingest_roots: [/srv/tenants/alice]}
       rate_limit: {requests_per_minute: 600}
       traffic:
         ab: {arms: [{name: small, weight: 1, llm: {provider: "vllm:small"}},
@@ -10,6 +13,8 @@
 
 Keys are stored as SHA-256 hex digests, never in clear. With no key configured the server
 only binds a loopback address; a public bind without keys is refused at start-up.
+A key's `scopes`, `owner`, `collections` and `ingest_roots` confine it to one tenant's data
+(`ragline.serving.api.tenancy`); a key that sets no scopes has them all, admin included.
 An arm or canary names settings sections to override (`llm`, `retrieval`, `answer`,
 `rerank`), each a partial mapping layered over the main settings.
 """
@@ -17,7 +22,8 @@ An arm or canary names settings sections to override (`llm`, `retrieval`, `answe
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -25,6 +31,9 @@ from ragline.core.strict import Strict
 from ragline.llm_router.guards.ratelimit import RateLimitConfig
 
 OVERRIDABLE = ("llm", "retrieval", "answer", "rerank")
+Scope = Literal["read", "write", "ingest", "admin"]
+SCOPES: tuple[Scope, ...] = ("read", "write", "ingest", "admin")
+_NAME = r"^[A-Za-z0-9_.@-]{1,64}$"
 
 
 def key_digest(key: str) -> str:
@@ -33,10 +42,44 @@ def key_digest(key: str) -> str:
 
 
 class ApiKey(Strict):
-    """One client key: a name (logged, used for limits and A/B stickiness) and its digest."""
+    """One client key: a name (logged, used for limits and A/B stickiness), its digest and
+    what it may touch.
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.@-]{1,64}$")
+    ApiKey(name="alice", sha256=key_digest(key), scopes=("read", "ingest"),
+           ingest_roots=(Path("/srv/tenants/alice"),))
+
+    `scopes` left out (a key configured before tenancy) means every scope, admin included: the
+    key keeps seeing everything it saw before. A key with "ingest" but not "admin" must name its
+    `ingest_roots`.
+    """
+
+    name: str = Field(pattern=_NAME)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="hex SHA-256 of the key")
+    owner: str | None = Field(
+        None, pattern=_NAME, description="the tenant; keys with one owner share data (the name)"
+    )
+    scopes: tuple[Scope, ...] | None = Field(None, description="not set: all, admin included")
+    collections: tuple[str, ...] = Field(
+        (), description="other tenants' or unowned collections it may read; '*' for all"
+    )
+    ingest_roots: tuple[Path, ...] | None = Field(
+        None, description="folders its ingest paths must resolve under (not set: the server's)"
+    )
+
+    @property
+    def tenant(self) -> str:
+        """The owner of what this key creates: `owner`, else the key's name."""
+        return self.owner or self.name
+
+    @model_validator(mode="after")
+    def _roots_for_ingest(self) -> ApiKey:
+        scopes = self.scopes or ()
+        if "ingest" in scopes and "admin" not in scopes and not self.ingest_roots:
+            raise ValueError(
+                f"API key {self.name!r} has the ingest scope but no ingest_roots: list the "
+                "folders it may ingest from (ingest_roots: [/srv/tenants/NAME]), or drop ingest"
+            )
+        return self
 
 
 class RouteTimeouts(Strict):

@@ -1,7 +1,7 @@
 """Background ingest jobs: one thread per job, one running job per collection, kept in memory.
 
     jobs = IngestJobs(services.ingest)
-    job = jobs.submit("docs", [Path("corpus")])   # JobView(status="queued", ...)
+    job = jobs.submit("docs", [Path("corpus")], owner="alice")   # JobView(status="queued", ...)
     jobs.get(job.id)                              # then "running", then "done" or "failed"
     jobs.wait(job.id, timeout_s=60)               # blocks until it has finished
     jobs.close()                                  # cancel: running jobs stop after their file
@@ -86,6 +86,7 @@ class JobView:
     created_at: float
     started_at: float | None = None
     finished_at: float | None = None
+    owner: str = ""  # the tenant that submitted it: only its keys (and admins) see the job
 
 
 @dataclass(slots=True)
@@ -137,8 +138,9 @@ class IngestJobs:
         self._collection_locks: dict[str, threading.Lock] = {}
         self._closed = False
 
-    def submit(self, collection: str, paths: Sequence[Path]) -> JobView:
-        """Queue a job and start its thread; JobsBusy when `max_active` jobs are unfinished."""
+    def submit(self, collection: str, paths: Sequence[Path], owner: str = "") -> JobView:
+        """Queue a job of `owner` and start its thread; JobsBusy when `max_active` jobs are
+        unfinished."""
         view = JobView(
             id=uuid.uuid4().hex,
             collection=collection,
@@ -147,6 +149,7 @@ class IngestJobs:
             counts=JobCounts(),
             errors=(),
             created_at=self._clock(),
+            owner=owner,
         )
         job = _Job(view)
         with self._lock:

@@ -2,6 +2,7 @@
 
     auth = ApiKeyAuth(settings.serve.api_keys)
     auth.authenticate("sk-...")       # the key's name, or None; "anonymous" with no keys
+    auth.identify("sk-...")           # its Tenant: what the key may see and do, or None
 
 Clients send a key as `Authorization: Bearer <key>` (what OpenAI clients do) or `X-API-Key`.
 The server stores only SHA-256 digests (`ragline hash-key`) and compares the digest of the
@@ -9,7 +10,8 @@ presented key with every configured one in constant time, without stopping at a 
 timing tells nothing about which digest matched. `AuthMiddleware` enforces both checks on
 /v1 paths before the request body is read: a client without a valid key gets 401 whatever it
 sent, and a limited client gets 429 before costing any parsing. On a keyless (loopback)
-server every caller is "anonymous" and shares one rate-limit allowance.
+server every caller is "anonymous" and shares one rate-limit allowance, with every right.
+The middleware also sets the caller's `Tenant`; the routes check it (`api.tenancy`).
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ragline.llm_router.errors import RateLimited
 from ragline.llm_router.guards.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
-from ragline.serving.api.context import ANONYMOUS, set_caller
+from ragline.serving.api.context import set_caller
 from ragline.serving.api.middleware import send_error
+from ragline.serving.api.tenancy.grants import KEYLESS, Tenant
 from ragline.serving.serve_config import ApiKey
 from ragline.serving.settings import Settings
 
@@ -59,7 +62,7 @@ class ApiKeyAuth:
     """
 
     def __init__(self, keys: Sequence[ApiKey]) -> None:
-        self._keys = tuple((k.name, bytes.fromhex(k.sha256)) for k in keys)
+        self._keys = tuple((Tenant.of(k), bytes.fromhex(k.sha256)) for k in keys)
 
     @property
     def keyless(self) -> bool:
@@ -68,17 +71,23 @@ class ApiKeyAuth:
 
     def authenticate(self, key: str | None) -> str | None:
         """The name of the key's entry; "anonymous" on a keyless server; None when refused."""
+        found = self.identify(key)
+        return None if found is None else found.key
+
+    def identify(self, key: str | None) -> Tenant | None:
+        """The tenant of the key's entry (its scopes, owner, roots); every right on a keyless
+        server; None when refused. Two entries may share a name (a key being rotated)."""
         if self.keyless:
-            return ANONYMOUS
+            return KEYLESS
         if not key:
             return None
         digest = hashlib.sha256(key.encode("utf-8")).digest()
-        found: str | None = None
-        for name, expected in self._keys:
+        found: Tenant | None = None
+        for tenant, expected in self._keys:
             # Every digest is compared, whatever matched before: no early exit.
             matched = hmac.compare_digest(digest, expected)
             if matched and found is None:
-                found = name
+                found = tenant
         return found
 
 
@@ -119,12 +128,13 @@ class AuthMiddleware:
         if scope["type"] != "http" or not self._protects(scope["path"]):
             await self.app(scope, receive, send)
             return
-        name = self.auth.authenticate(presented_key(Headers(scope=scope)))
-        if name is None:
+        who = self.auth.identify(presented_key(Headers(scope=scope)))
+        if who is None:
             challenge = {"WWW-Authenticate": "Bearer"}
             await send_error(send, scope, 401, _UNAUTHORIZED, challenge)
             return
-        set_caller(Request(scope), name)
+        set_caller(Request(scope), who)
+        name = who.key
         try:
             await self._acquire(name)
         except RateLimited as exc:

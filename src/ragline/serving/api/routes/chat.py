@@ -16,7 +16,8 @@ json_object replies are validated against the schema and repaired (`Router.struc
 parameters the answering provider cannot honour are named in `X-Ragline-Dropped-Params`.
 Answers carry `X-Ragline-Arm`, and (not for streams, whose cost is known only at the end)
 `X-Ragline-Cost-USD` and `X-Ragline-Cache` (exact | semantic | miss). A `conversation` id
-(field or `X-Ragline-Conversation` header) continues a server-side conversation.
+(field or `X-Ragline-Conversation` header) continues a server-side conversation of the key's
+owner (the key needs the "write" scope); GET /v1/models lists the collections the key may read.
 
 A stream's first chunk is fetched before the response starts, so a request no model can
 serve gets a proper error status.
@@ -36,7 +37,7 @@ from starlette.responses import JSONResponse, Response
 from ragline.core.chat import ChatRequest, Completion
 from ragline.core.costs import cost_scope
 from ragline.llm_router.router import Router
-from ragline.serving.api.context import caller, request_id
+from ragline.serving.api.context import caller, request_id, tenant
 from ragline.serving.api.openai_convert import (
     Refusal,
     add_dropped,
@@ -60,6 +61,8 @@ from ragline.serving.api.routes.rag_chat import rag_reply
 from ragline.serving.api.schemas import CONTROL_ARM, error_docs, error_response, usd_header
 from ragline.serving.api.services import Pipeline, ServicesDep
 from ragline.serving.api.streaming import StreamIds, sse_events
+from ragline.serving.api.tenancy.access import denied_response, readable
+from ragline.serving.api.tenancy.grants import Denied, Tenant
 from ragline.serving.conversations.protocol import ConversationError
 from ragline.serving.services.chat_qa import RAG_MODEL, rag_collection
 
@@ -85,7 +88,8 @@ def chat_completions(
     pipeline = services.pipeline(arm)
     try:
         check(body)
-        memory = memory_for(body.conversation, request, services, who, to_messages(body.messages))
+        owner = tenant(request).owner
+        memory = memory_for(body.conversation, request, services, owner, to_messages(body.messages))
         collection = rag_collection(body.model, pipeline.settings.store.collection)
         if collection is not None:
             return rag_reply(body, memory, collection, request, services, arm)
@@ -97,6 +101,8 @@ def chat_completions(
         return error_response(400, str(exc), code=exc.code, param=exc.param, request_id=rid)
     except ConversationError as exc:
         return conversation_error(exc, rid)
+    except Denied as exc:
+        return denied_response(exc, rid)
     headers = {"X-Ragline-Arm": arm or CONTROL_ARM} | memory.headers()
     schema = output_schema(body)
     ids = StreamIds(f"chatcmpl-{rid}", int(time.time()), wants_usage(body))
@@ -138,16 +144,18 @@ def _unknown_model(model: str, pipeline: Pipeline, rid: str) -> Response:
 
 
 @router.get("/models", response_model=ModelList)
-def list_models(services: ServicesDep) -> ModelList:
+def list_models(request: Request, services: ServicesDep) -> ModelList:
     """ "ragline" (the configured router), each model a chat request may name, "rag" and
-    "rag:<collection>" for each collection, and the embedding model of POST /v1/embeddings."""
-    return ModelList(data=[ModelCard(id=name) for name in _model_ids(services)])
+    "rag:<collection>" for each collection the key may read, and the embedding model of POST
+    /v1/embeddings."""
+    ids = _model_ids(services, tenant(request))
+    return ModelList(data=[ModelCard(id=name) for name in ids])
 
 
 @router.get("/models/{model_id:path}", response_model=ModelCard, responses=error_docs(404))
 def get_model(model_id: str, request: Request, services: ServicesDep) -> Response:
     """One model of GET /v1/models; 404 `model_not_found` for any other id."""
-    if model_id not in _model_ids(services):
+    if model_id not in _model_ids(services, tenant(request)):
         return error_response(
             404,
             f"model {model_id!r} is not served here; GET /v1/models lists them",
@@ -158,8 +166,9 @@ def get_model(model_id: str, request: Request, services: ServicesDep) -> Respons
     return JSONResponse(ModelCard(id=model_id).model_dump(mode="json"))
 
 
-def _model_ids(services: ServicesDep) -> list[str]:
+def _model_ids(services: ServicesDep, who: Tenant) -> list[str]:
     embedding = PurePath(services.settings.embedding.model).name
-    rag = [RAG_MODEL, *(f"{RAG_MODEL}:{name}" for name in services.collections())]
+    collections = readable(who, services, services.collections())
+    rag = [RAG_MODEL, *(f"{RAG_MODEL}:{name}" for name in collections)]
     names = ["ragline", *services.pipeline(None).served_models(), *rag, embedding]
     return list(dict.fromkeys(names))

@@ -7,7 +7,8 @@
 
 The budget is `conversations.history_tokens`: the oldest turns go first, instructions and the
 last turn always stay (`ragline.llm_router.history.trim_history`). A bad conversation id is a
-`Refusal` (400); a conversation backend that cannot be reached is `StoreUnavailable` (503).
+`Refusal` (400); a conversation backend that cannot be reached is `StoreUnavailable` (503); a
+key without the "write" scope naming a conversation is `Denied` (403).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from starlette.requests import Request
 
 from ragline.core.chat import Message, ToolCall
 from ragline.llm_router.history import trim_history
+from ragline.serving.api.context import tenant
 from ragline.serving.api.openai_convert import Refusal
 from ragline.serving.api.services import Services
 from ragline.serving.conversations.protocol import (
@@ -68,6 +70,8 @@ def memory_for(
         cid = conversation_id(field, request.headers.get(CONVERSATION_HEADER))
     except InvalidConversationId as exc:
         raise Refusal(str(exc), "invalid_conversation_id", "conversation") from None
+    if cid is not None:
+        tenant(request).require("write")
     store = services.conversations
     budget = services.settings.conversations.history_tokens
     prompt = trim_history(with_history(store, cid, owner, new), budget)

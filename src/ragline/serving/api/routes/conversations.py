@@ -3,9 +3,12 @@
     GET /v1/conversations/trip-42     -> 200 {"id": "trip-42", "object": "conversation",
                                               "turns": 2, "messages": [{"role": "user", ...}]}
     DELETE /v1/conversations/trip-42  -> 204; 404 when there is none
+    GET /v1/conversations/trip-42?owner=alice   -> an admin key reads alice's conversation
 
-A conversation belongs to the API key that wrote it (`caller`): another key, or the same id
-after it expired, gets a 404 in OpenAI's error shape, never someone else's messages. Messages
+A conversation belongs to the owner of the API key that wrote it (`tenant(request).owner`, the
+key's name unless it sets `owner`): another tenant, or the same id after it expired, gets a 404
+in OpenAI's error shape, never someone else's messages; an admin key names the owner in the
+`owner` query parameter. Reading needs the "read" scope, deleting "write". Messages
 come back in OpenAI's chat shape (tool calls as `tool_calls[].function`). The chat route
 starts and extends conversations (its `conversation` field or X-Ragline-Conversation header;
 `ragline.serving.conversations.service`); `conversation_error` is its answer to a store error.
@@ -15,17 +18,19 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ragline.core.chat import Message, Role
-from ragline.serving.api.context import caller, request_id
+from ragline.serving.api.context import request_id, tenant
 from ragline.serving.api.schemas import error_docs, error_response
 from ragline.serving.api.services import ServicesDep
+from ragline.serving.api.tenancy.access import denied_response
+from ragline.serving.api.tenancy.grants import Denied
 from ragline.serving.conversations.history import turn_count
 from ragline.serving.conversations.protocol import (
     ConversationError,
@@ -33,9 +38,14 @@ from ragline.serving.conversations.protocol import (
     InvalidConversationId,
     check_id,
 )
+from ragline.serving.serve_config import Scope
 
 router = APIRouter(tags=["conversations"])
 log = logging.getLogger(__name__)
+OwnerParam = Annotated[
+    str | None,
+    Query(pattern=r"^[\x21-\x7e]{1,200}$", description="admin keys only: whose conversation"),
+]
 
 
 class FunctionOut(BaseModel):
@@ -95,15 +105,20 @@ def message_out(message: Message) -> MessageOut:
     "/conversations/{conversation_id}",
     response_model=ConversationOut,
     response_model_exclude_none=True,
-    responses=error_docs(400, 404, 503),
+    responses=error_docs(400, 403, 404, 503),
 )
-def get_conversation(conversation_id: str, request: Request, services: ServicesDep) -> Response:
+def get_conversation(
+    conversation_id: str, request: Request, services: ServicesDep, owner: OwnerParam = None
+) -> Response:
     """The caller's conversation `conversation_id` (404 if none, expired, or another key's)."""
     rid = request_id(request) or uuid.uuid4().hex
     try:
-        messages = services.conversations.load(check_id(conversation_id), caller(request))
+        whose = _owner(request, "read", owner)
+        messages = services.conversations.load(check_id(conversation_id), whose)
     except ConversationError as exc:
         return conversation_error(exc, rid)
+    except Denied as exc:
+        return denied_response(exc, rid)
     if not messages:
         return _not_found(conversation_id, rid)
     out = ConversationOut(
@@ -113,18 +128,31 @@ def get_conversation(conversation_id: str, request: Request, services: ServicesD
 
 
 @router.delete(
-    "/conversations/{conversation_id}", status_code=204, responses=error_docs(400, 404, 503)
+    "/conversations/{conversation_id}", status_code=204, responses=error_docs(400, 403, 404, 503)
 )
-def delete_conversation(conversation_id: str, request: Request, services: ServicesDep) -> Response:
+def delete_conversation(
+    conversation_id: str, request: Request, services: ServicesDep, owner: OwnerParam = None
+) -> Response:
     """Delete the caller's conversation `conversation_id` (204; 404 if there was none)."""
     rid = request_id(request) or uuid.uuid4().hex
     try:
-        deleted = services.conversations.delete(check_id(conversation_id), caller(request))
+        whose = _owner(request, "write", owner)
+        deleted = services.conversations.delete(check_id(conversation_id), whose)
     except ConversationError as exc:
         return conversation_error(exc, rid)
+    except Denied as exc:
+        return denied_response(exc, rid)
     if not deleted:
         return _not_found(conversation_id, rid)
     return Response(status_code=204)
+
+
+def _owner(request: Request, scope: Scope, asked: str | None) -> str:
+    """The owner whose conversation a request reaches: the key's own, or for an admin key the
+    one it names. Another key naming someone else gets its own (so a 404), learning nothing."""
+    who = tenant(request)
+    who.require(scope)
+    return asked if asked is not None and who.admin else who.owner
 
 
 def conversation_error(exc: ConversationError, rid: str) -> JSONResponse:

@@ -11,8 +11,9 @@ sum of the request's ledger events (model calls, query embedding, vector-DB quer
 total `ragline costs breakdown <X-Request-ID>` shows. Query is
 `ragline.serving.services.query.ask` (as `ragline ask`): hits scored by dense cosine so
 `answer.min_relevance` can abstain. Search is `ragline.rag.search.search` (as `ragline
-search`), reranked when `rerank.model` is set. A collection that does not exist is a 404; the
-work runs in the threadpool (plain `def` routes).
+search`), reranked when `rerank.model` is set. A collection that does not exist is a 404, and
+so is one the key may not read (`ragline.serving.api.tenancy`; a key without the "read" scope
+gets 403); the work runs in the threadpool (plain `def` routes).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from starlette.responses import JSONResponse, Response
 from ragline.core.costs import cost_scope
 from ragline.core.index import Hit
 from ragline.rag.search import search as search_chunks
-from ragline.serving.api.context import caller, request_id
+from ragline.serving.api.context import caller, request_id, tenant
 from ragline.serving.api.schemas import (
     CONTROL_ARM,
     CitationOut,
@@ -42,6 +43,8 @@ from ragline.serving.api.schemas import (
     usd_header,
 )
 from ragline.serving.api.services import CollectionMissing, ServicesDep
+from ragline.serving.api.tenancy.access import check_read, denied_response
+from ragline.serving.api.tenancy.grants import Denied
 from ragline.serving.services.query import BoundRouter, ask
 
 router = APIRouter(tags=["rag"])
@@ -57,6 +60,10 @@ def query(body: QueryRequest, request: Request, services: ServicesDep) -> Respon
     who = caller(request)
     arm = services.arm_for(who, body.user)
     pipeline = services.pipeline(arm)
+    try:
+        check_read(tenant(request), services, body.collection or pipeline.settings.store.collection)
+    except Denied as exc:
+        return denied_response(exc, rid)
     started = time.perf_counter()
     with services.outcome(arm), cost_scope(rid, key=who) as scope:
         try:
@@ -94,7 +101,7 @@ def query(body: QueryRequest, request: Request, services: ServicesDep) -> Respon
 
 
 @router.post(
-    "/search", response_model=SearchResponse, responses=error_docs(400, 404, 422, 429, 503)
+    "/search", response_model=SearchResponse, responses=error_docs(400, 403, 404, 422, 429, 503)
 )
 def search(body: SearchRequest, request: Request, services: ServicesDep) -> Response:
     """Ranked chunks with their sources and text."""
@@ -102,6 +109,10 @@ def search(body: SearchRequest, request: Request, services: ServicesDep) -> Resp
     who = caller(request)
     arm = services.arm_for(who, body.user)
     pipeline = services.pipeline(arm)
+    try:
+        check_read(tenant(request), services, body.collection or pipeline.settings.store.collection)
+    except Denied as exc:
+        return denied_response(exc, rid)
     with services.outcome(arm), cost_scope(rid, key=who) as scope:
         try:
             retriever = pipeline.retriever(body.collection, body.mode)

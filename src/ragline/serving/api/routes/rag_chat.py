@@ -11,6 +11,7 @@ have enough information"), as POST /v1/query. The citations are both in the text
 OpenAI clients ignore. A stream sends the verified answer in pieces once it is ready (an
 answer's citations are checked before any of it is shown) and the citations in its last chunk.
 `X-Ragline-Question` carries the standalone question retrieval used (percent-encoded UTF-8).
+A collection the key may not read is a 404, as a missing one (`ragline.serving.api.tenancy`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from starlette.responses import JSONResponse, Response
 from ragline.core.chat import Completion
 from ragline.core.costs import cost_scope
 from ragline.rag.answer import Answer
-from ragline.serving.api.context import caller, request_id
+from ragline.serving.api.context import caller, request_id, tenant
 from ragline.serving.api.openai_convert import completion_body, wants_usage
 from ragline.serving.api.openai_schemas import ChatCompletionRequest, CitationField
 from ragline.serving.api.routes.chat_memory import Memory
@@ -33,6 +34,8 @@ from ragline.serving.api.routes.chat_stream import structured_stream
 from ragline.serving.api.schemas import CONTROL_ARM, error_response, usd_header
 from ragline.serving.api.services import CollectionMissing, Services
 from ragline.serving.api.streaming import StreamIds
+from ragline.serving.api.tenancy.access import check_read
+from ragline.serving.api.tenancy.grants import Denied
 from ragline.serving.services.chat_qa import answer_conversation, condenser_for
 from ragline.serving.services.query import BoundRouter
 
@@ -51,6 +54,10 @@ def rag_reply(
     rid = request_id(request) or uuid.uuid4().hex
     who = caller(request)
     pipeline = services.pipeline(arm)
+    try:
+        check_read(tenant(request), services, collection)
+    except Denied as exc:
+        return error_response(exc.status, str(exc), code=exc.code, param="model", request_id=rid)
     outcome = services.outcome(arm)  # records the request once, however it ends
     with outcome, cost_scope(rid, key=who) as scope:
         try:
