@@ -10,6 +10,10 @@ is one SQLAlchemy can open (``sqlite:``, ``postgresql[+driver]:``, ``mysql``, ``
 backup holds everything; for an http tracking server they live in ``<data_dir>/mltrack.db``.
 A ``postgresql://`` URI is read as ``postgresql+psycopg://`` when only psycopg 3 is installed
 (SQLAlchemy's default driver for it is psycopg2).
+
+A PostgreSQL store is opened with a connect timeout (`bounded_url`) and probed once before MLflow
+opens it (MLflow retries a failing first connection ten times over ~100 s): a registry database
+that is down fails a command or a request in seconds, with a TrackingError naming it.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
 
 SQL_SCHEMES = frozenset({"sqlite", "postgresql", "mysql", "mssql"})
+CONNECT_TIMEOUT_S = 2  # psycopg's floor; a dead database fails a connection in seconds
 
 
 def resolve_tracking_uri(config: MltrackConfig, data_dir: Path) -> str:
@@ -59,6 +64,25 @@ def ledger_url(tracking_uri: str, data_dir: Path) -> str:
     if scheme in SQL_SCHEMES:
         return tracking_uri
     return f"sqlite:///{(data_dir / 'mltrack.db').resolve()}"
+
+
+def bounded_url(url: str) -> str:
+    """`url` with a connect timeout when it names PostgreSQL and sets none (MLflow takes no
+    `connect_args`: the URL is the one way to give its engine a timeout).
+
+    Example:
+        >>> bounded_url("postgresql+psycopg://u@db/ml")
+        'postgresql+psycopg://u@db/ml?connect_timeout=2'
+        >>> bounded_url("sqlite:///x.db")
+        'sqlite:///x.db'
+    """
+    if not _is_postgres(url) or "connect_timeout=" in url:
+        return url
+    return f"{url}{'&' if '?' in url else '?'}connect_timeout={CONNECT_TIMEOUT_S}"
+
+
+def _is_postgres(url: str) -> bool:
+    return url.split(":", 1)[0].split("+", 1)[0].lower() in {"postgresql", "postgres"}
 
 
 class MlflowStore:
@@ -93,8 +117,10 @@ class MlflowStore:
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         from mlflow import MlflowClient
 
+        self._probe()
+        uri = bounded_url(self.uri)
         with self.errors("opening the tracking store"):
-            return MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+            return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
     def artifact_location(self, experiment: str) -> str | None:
         """Where a new experiment's artifacts go; None leaves it to an http server."""
@@ -108,12 +134,24 @@ class MlflowStore:
         if self._engine is None:
             if self.ledger_url.startswith("sqlite:"):
                 self.data_dir.mkdir(parents=True, exist_ok=True)
-            self._engine = sa.create_engine(self.ledger_url)
+            self._engine = sa.create_engine(bounded_url(self.ledger_url), pool_pre_ping=True)
         if id(metadata) not in self._created:
             with self.errors("creating mltrack's tables"):
                 _create_tables(metadata, self._engine)
             self._created.add(id(metadata))
         return self._engine
+
+    def _probe(self) -> None:
+        """One bounded connection to a PostgreSQL store before MLflow opens it (MLflow would
+        retry a failing one for ~100 s); TrackingError when it cannot be reached."""
+        if not _is_postgres(self.uri):
+            return
+        engine = sa.create_engine(bounded_url(self.uri), poolclass=sa.pool.NullPool)
+        try:
+            with self.errors("connecting to the tracking store"), engine.connect():
+                pass
+        finally:
+            engine.dispose()
 
     @contextlib.contextmanager
     def errors(self, action: str) -> Iterator[None]:

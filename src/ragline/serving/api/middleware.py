@@ -5,7 +5,8 @@
     CORSMiddleware             only when serve.cors_origins lists origins
     BodyLimitMiddleware        413 by Content-Length, or once a streamed body passes the limit
     AuthMiddleware             (ragline.serving.api.security) 401 / 429 before any body is read
-    TimeoutMiddleware          504 when no response byte is ready in time (per route family)
+    TimeoutMiddleware          504 when no response byte is ready in time (per route family);
+                               408 when the client stalls before its body is complete
 
 Pure ASGI classes rather than `BaseHTTPMiddleware`: they keep streaming responses streaming
 and see the ASGI messages themselves (the status, the first body byte). Every error they send
@@ -54,6 +55,7 @@ _CODES = {
     402: "budget_exceeded",
     404: "not_found",
     405: "method_not_allowed",
+    408: "request_timeout",
     413: "request_too_large",
     422: "validation_error",
     429: "rate_limit_exceeded",
@@ -343,9 +345,56 @@ class _FirstByteGate:
         await self._send(message)
 
 
+class BodyIncomplete(HTTPException):
+    """Raised from `receive` when a request body stops arriving before its end (a client that
+    sent less than its Content-Length and waits): the client's fault, answered 408, and the
+    connection is closed since the rest of the body may still come."""
+
+    def __init__(self, received: int, declared: str | None, seconds: float) -> None:
+        of = f" of the {declared} declared by Content-Length" if declared else ""
+        message = (
+            f"request body incomplete: {received} bytes{of} arrived, then nothing for "
+            f"{seconds:g} s; send the whole body"
+        )
+        super().__init__(408, message, headers={"Connection": "close"})
+
+
+class _BodyWatch:
+    """Wraps `receive`: while the body is incomplete, each read must bring bytes within
+    `idle_s` (BodyIncomplete otherwise); once it is complete, reads pass through untouched
+    (a streaming response waits on them for the client's disconnect)."""
+
+    def __init__(self, receive: Receive, declared: str | None, idle_s: float) -> None:
+        self._receive, self.declared, self.idle_s = receive, declared, idle_s
+        self.complete, self.received = False, 0
+        self.waiting = False  # the app is blocked reading the body: a stall is the client's
+
+    async def receive(self) -> Message:
+        if self.complete:
+            return await self._receive()
+        self.waiting = True
+        try:
+            message = await asyncio.wait_for(self._receive(), self.idle_s)
+        except TimeoutError:
+            raise self.error() from None
+        finally:
+            self.waiting = False
+        if message["type"] == "http.request":
+            self.received += len(message.get("body", b""))
+            self.complete = not message.get("more_body", False)
+        else:
+            self.complete = True  # a disconnect: nothing more will come
+        return message
+
+    def error(self) -> BodyIncomplete:
+        return BodyIncomplete(self.received, self.declared, self.idle_s)
+
+
 class TimeoutMiddleware:
     """504 when a request's first response byte is not ready within its family's timeout;
     a streaming response, once its first byte is out, streams on without a deadline.
+    408 instead when the request body stops arriving for `body_idle_s` (or the app is still
+    waiting for it at the deadline): a stalled client is not a slow server, nor a 5xx.
 
     app.add_middleware(TimeoutMiddleware, timeouts=RouteTimeouts(search=5))
 
@@ -353,9 +402,10 @@ class TimeoutMiddleware:
     blocked in a worker thread (threads cannot be cancelled; it finishes there, unanswered).
     """
 
-    def __init__(self, app: ASGIApp, timeouts: RouteTimeouts) -> None:
+    def __init__(self, app: ASGIApp, timeouts: RouteTimeouts, body_idle_s: float = 5.0) -> None:
         self.app = app
         self.timeouts = timeouts
+        self.body_idle_s = body_idle_s
         self._abandoned: set[asyncio.Task[None]] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -364,7 +414,9 @@ class TimeoutMiddleware:
             return
         limit = timeout_for(scope["path"], self.timeouts)
         gate = _FirstByteGate(send)
-        handler = asyncio.ensure_future(self.app(scope, receive, gate.send))
+        declared = Headers(scope=scope).get("content-length")
+        body = _BodyWatch(receive, declared, min(self.body_idle_s, limit))
+        handler = asyncio.ensure_future(self.app(scope, body.receive, gate.send))
         waiter = asyncio.ensure_future(gate.first_byte.wait())
         try:
             await asyncio.wait({handler, waiter}, timeout=limit, return_when="FIRST_COMPLETED")
@@ -374,10 +426,19 @@ class TimeoutMiddleware:
         finally:
             waiter.cancel()
         if handler.done() or gate.first_byte.is_set():
-            await handler
+            try:
+                await handler
+            except BodyIncomplete as exc:  # read outside a route (routes answer it themselves)
+                if gate.first_byte.is_set():
+                    raise
+                await send_error(send, scope, 408, exc.detail, exc.headers)
             return
         gate.expired = True
         self._abandon(handler)
+        if body.waiting:  # no response because the body never came: the client's fault
+            error = body.error()
+            await send_error(send, scope, 408, error.detail, error.headers)
+            return
         await send_error(send, scope, 504, f"no response within {limit:g} s (serve.timeouts)")
 
     def _abandon(self, handler: asyncio.Task[None]) -> None:

@@ -7,6 +7,11 @@
 Each model name serves its production version. The production alias is looked up again at
 most every `refresh_s` seconds, so a promotion or a rollback takes effect without a restart;
 a version is downloaded and loaded (no pickle: LightGBM text, XGBoost JSON, skops) once.
+
+When the registry cannot be reached (its database is down: a connect times out in ~2 s), a
+model already loaded keeps serving its version until the registry answers again; a model never
+loaded raises RegistryUnavailable (the route's 503), remembered for `refresh_s` so that queued
+requests do not each wait for a connect timeout.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ragline.mltrack.config import MltrackConfig
-from ragline.mltrack.errors import MltrackError
+from ragline.mltrack.errors import MltrackError, TrackingError
 
 if TYPE_CHECKING:
     from ragline.mltrack.tabular.data import Label
@@ -30,6 +35,10 @@ if TYPE_CHECKING:
 
 class ModelNotServed(MltrackError):
     """No such registered model, or it has no production version."""
+
+
+class RegistryUnavailable(MltrackError):
+    """The model registry cannot be reached, and the model has no version loaded yet."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +69,7 @@ class Predictor:
         self._loaded: dict[str, _Loaded] = {}
         self._lock = threading.Lock()
         self._registry: ModelRegistry | None = None  # opened on the first request, kept
+        self._down: tuple[float, RegistryUnavailable] | None = None  # (until, error)
 
     def close(self) -> None:
         """Release the registry's connections."""
@@ -70,12 +80,13 @@ class Predictor:
 
     def predict(self, name: str, rows: Sequence[Mapping[str, object]]) -> Prediction:
         """Scores (and labels) for `rows`; ModelNotServed, or DataError for missing columns."""
+        loaded = self._current(name)  # first: a registry that is down fails before imports
+
         import numpy as np
         import pandas as pd
 
         from ragline.mltrack.tabular.models import score_frame
 
-        loaded = self._current(name)
         model, pipeline = loaded.model, loaded.pipeline
         frame = pd.DataFrame(list(rows))
         meta = model.meta
@@ -89,14 +100,31 @@ class Predictor:
     def _current(self, name: str) -> _Loaded:
         with self._lock:
             known = self._loaded.get(name)
-            if known is not None and time.monotonic() - known.checked < self.refresh_s:
+            now = time.monotonic()
+            if known is not None and now - known.checked < self.refresh_s:
                 return known
-            loaded = self._load(name, known)
+            if self._down is not None and now < self._down[0] and known is None:
+                raise self._down[1]
+            try:
+                loaded = self._load(name, known)
+            except TrackingError as exc:
+                return self._unreachable(name, known, exc)
+            self._down = None
             self._loaded[name] = loaded
             return loaded
 
+    def _unreachable(self, name: str, known: _Loaded | None, exc: TrackingError) -> _Loaded:
+        """The loaded version while the registry is down, else RegistryUnavailable (kept for
+        `refresh_s`)."""
+        now = time.monotonic()
+        error = RegistryUnavailable(f"the model registry is unavailable: {exc}")
+        self._down = (now + self.refresh_s, error)
+        if known is None:
+            raise error from exc
+        known.checked = now  # serve it on; look at the registry again in refresh_s
+        return known
+
     def _load(self, name: str, known: _Loaded | None) -> _Loaded:
-        from ragline.mltrack.tabular.artifacts import load_model, load_pipeline
         from ragline.mltrack.tracking.registry import ModelRegistry
 
         if self._registry is None:
@@ -112,10 +140,12 @@ class Predictor:
             if known is not None and known.version == info.version:
                 known.checked = time.monotonic()
                 return known
+            from ragline.mltrack.tabular.artifacts import load_model, load_pipeline
+
             model, pipeline = registry.load_version(
                 name, info.version, lambda folder: (load_model(folder), load_pipeline(folder))
             )
-        except ModelNotServed:
+        except (ModelNotServed, TrackingError):
             raise
         except MltrackError as exc:
             raise ModelNotServed(f"model {name!r} cannot be served: {exc}") from exc

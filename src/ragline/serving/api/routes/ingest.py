@@ -138,7 +138,11 @@ def allowed_paths(
                 f"{text!r} is outside the folders the server may read for this key: paths must "
                 f"resolve under {rule} ({where}); copy the files there"
             )
-        if not resolved.exists():
+        try:
+            exists = resolved.exists()
+        except OSError as exc:  # a name too long for the file system
+            raise PathRefused(f"{text!r} cannot be read on the server: {exc.strerror}") from None
+        if not exists:
             raise PathRefused(f"{text!r} does not exist on the server", 404)
         out.append(path)
     return out

@@ -6,7 +6,9 @@
 
 Models come from mltrack's registry (`ragline ml train` / `ragline ml promote`); a promotion
 or rollback is picked up within seconds. 404 when the model has no production version; 422
-when the rows lack a column the model was trained on (the message names it).
+when the rows lack a column the model was trained on (the message names it); 503 when the
+model registry cannot be reached and the model is not loaded yet (within seconds: the
+registry's database connect times out in ~2 s).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from starlette.responses import JSONResponse
 from ragline.core.costs import cost_scope
 from ragline.mltrack.errors import DataError
 from ragline.serving.api.context import caller, request_id
-from ragline.serving.api.predictor import ModelNotServed
+from ragline.serving.api.predictor import ModelNotServed, RegistryUnavailable
 from ragline.serving.api.schemas import PredictRequest, PredictResponse, error_docs, error_response
 from ragline.serving.api.services import ServicesDep
 
@@ -31,7 +33,9 @@ router = APIRouter(tags=["predict"])
 MODEL_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
 
 
-@router.post("/predict/{model}", response_model=PredictResponse, responses=error_docs(404, 422))
+@router.post(
+    "/predict/{model}", response_model=PredictResponse, responses=error_docs(404, 422, 503)
+)
 def predict(
     model: Annotated[str, PathParam(pattern=MODEL_NAME)],
     body: PredictRequest,
@@ -46,6 +50,10 @@ def predict(
             result = services.predictor.predict(model, body.rows)
         except ModelNotServed as exc:
             return error_response(404, str(exc), code="model_not_found", request_id=rid)
+        except RegistryUnavailable as exc:
+            return error_response(
+                503, str(exc), code="registry_unavailable", type="server_error", request_id=rid
+            )
         except (DataError, KeyError, ValueError) as exc:
             message = f"rows do not fit {model!r}: {exc}"
             return error_response(422, message, code="bad_rows", param="rows", request_id=rid)
