@@ -1,10 +1,11 @@
 """A minimal OpenAI-compatible chat server for the router benchmarks, with injectable faults.
 
-    python bench/openai_stub.py --port 8123 [--mode ok|flaky|dead] [--hang-s 1.0]
+    python bench/openai_stub.py --port 8123 [--mode ok|slow|flaky|dead] [--hang-s 1.0]
 
 It answers POST /v1/chat/completions with a fixed completion (usage included) in well under a
 millisecond, so a client's own overhead is what a benchmark sees; GET /v1/models lists "stub".
-Modes: `ok`; `flaky`: every other request fails, alternating a 500 and a hang of `--hang-s`
+Modes: `ok`; `slow`: every answer after `--hang-s` (a remote model's latency); `flaky`: every
+other request fails, alternating a 500 and a hang of `--hang-s`
 (the client's timeout fires); `dead`: every request gets a 503. POST /control {"mode": ...}
 switches the mode; GET /stats returns {"requests": n, "failed": m}. Runs as its own process
 so that its work never competes with the client's for the GIL.
@@ -85,6 +86,8 @@ def _handler(state: _State) -> type[BaseHTTPRequestHandler]:
                 fail = state.mode == "dead" or (state.mode == "flaky" and n % 2 == 0)
                 state.failed += fail
             if not fail:
+                if state.mode == "slow":
+                    time.sleep(state.hang_s)
                 self._send(200, ANSWER)
             elif state.mode == "flaky" and n % 4 == 0:
                 time.sleep(state.hang_s)
@@ -145,7 +148,7 @@ class StubServer:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--mode", choices=("ok", "flaky", "dead"), default="ok")
+    parser.add_argument("--mode", choices=("ok", "slow", "flaky", "dead"), default="ok")
     parser.add_argument("--hang-s", type=float, default=1.0)
     args = parser.parse_args()
     server = _Server(("127.0.0.1", args.port), _handler(_State(args.mode, args.hang_s)))

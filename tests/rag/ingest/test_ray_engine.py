@@ -19,7 +19,7 @@ from ragline.core.types import FloatMatrix
 from ragline.rag.config import EmbeddingConfig
 from ragline.rag.errors import IngestError
 from ragline.rag.ingest import IngestReport
-from ragline.rag.ingest.ray_engine import RayEmbedder, RayOptions, ray_mapper
+from ragline.rag.ingest.ray_engine import RayEmbedder, RayOptions, actor_cpus, ray_mapper
 from tests.rag.ingest_helpers import make_ingestor, write_corpus
 
 DEADLINE_S = 240  # one ingest on the cluster, model loads included
@@ -192,3 +192,15 @@ def test_options_name_the_fix() -> None:
         RayOptions(actors=0)
     with pytest.raises(IngestError, match="--num-cpus must be above 0"):
         RayOptions(num_cpus=0)
+
+
+@pytest.mark.integration
+@pytest.mark.usefixtures("cluster")
+def test_actors_share_the_cluster_and_never_ask_for_more_than_it_has() -> None:
+    assert actor_cpus(RayOptions(actors=4)) == 0.5  # 2 CPUs: every actor is placed
+    assert actor_cpus(RayOptions(actors=1)) == 2.0
+    assert actor_cpus(RayOptions(actors=2, num_cpus=1)) == 1.0
+    with pytest.raises(IngestError, match="has 2 CPUs and 0 GPUs; 2 actors with 2 CPUs"):
+        actor_cpus(RayOptions(actors=2, num_cpus=2))  # would wait for CPUs forever
+    with pytest.raises(IngestError, match="lower --actors, --num-cpus or --num-gpus"):
+        actor_cpus(RayOptions(actors=1, num_gpus=1))

@@ -145,8 +145,7 @@ class RayEmbedder:
         if not self._actors:
             import ray
 
-            resources: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
-            cpus = self.options.num_cpus or _share_of_cpus(resources, self.options)
+            cpus = actor_cpus(self.options)
             worker = ray.remote(max_restarts=-1, max_task_retries=-1)(_EmbedWorker)
             self._actors = [
                 worker.options(num_cpus=cpus, num_gpus=self.options.num_gpus).remote(
@@ -210,9 +209,24 @@ class RayEmbedder:
         self.close()
 
 
-def _share_of_cpus(resources: dict[str, float], options: RayOptions) -> float:
-    """The cluster's CPUs shared out among the embed actors (at least one each)."""
-    return max(1.0, float(int(resources.get("CPU", 1.0)) // options.actors))
+def actor_cpus(options: RayOptions) -> float:
+    """CPUs each of `options.actors` actors asks Ray for: `num_cpus`, else the cluster's CPUs
+    shared out (a fraction when actors outnumber CPUs, so every actor is placed).
+
+    Raises IngestError when the cluster cannot place them all (they would wait forever).
+    """
+    import ray
+
+    resources: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
+    total, gpus = float(resources.get("CPU", 1.0)), float(resources.get("GPU", 0.0))
+    cpus = options.num_cpus or total / options.actors
+    if options.actors * cpus > total + 1e-9 or options.actors * options.num_gpus > gpus + 1e-9:
+        raise IngestError(
+            f"the Ray cluster has {total:g} CPUs and {gpus:g} GPUs; {options.actors} actors with "
+            f"{cpus:g} CPUs and {options.num_gpus:g} GPUs each do not fit: lower --actors, "
+            "--num-cpus or --num-gpus"
+        )
+    return cpus
 
 
 def ray_mapper(options: RayOptions) -> MapperFactory:

@@ -24,7 +24,7 @@ from ragline.core.index import Hit
 from ragline.evals.datasets import GoldenItem
 from ragline.evals.judges.judge import JudgeItem, JudgeRun, judge_run
 from ragline.evals.suite import JudgeSpec, SuiteConfig
-from ragline.rag.ingest.ray_engine import RayOptions, ordered
+from ragline.rag.ingest.ray_engine import RayOptions, actor_cpus, ordered
 from ragline.serving.services.evals.golden import AnsweredItem, ItemAnswerer, Runner, judge_runner
 from ragline.serving.settings import Settings
 
@@ -94,8 +94,7 @@ class EvalPool:
     ) -> None:
         import ray
 
-        resources: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
-        cpus = options.num_cpus or max(1.0, float(int(resources.get("CPU", 1.0)) // options.actors))
+        cpus = actor_cpus(options)
         worker = ray.remote(max_restarts=1, max_task_retries=1)(EvalWorker)
         self.actors: list[Any] = [
             worker.options(num_cpus=cpus, num_gpus=options.num_gpus).remote(settings, suite, scope)
