@@ -100,7 +100,10 @@ def ingest_command(
             store.close()
     print_report(out, report, store.collection, settings.store.backend)
     out.print(f"  cost    {cost_line(scope)}", markup=False, highlight=False)
-    raise typer.Exit(1 if report.failed else 0)
+    if report.files_seen == 0:
+        patterns = ", ".join(settings.ingest.include)
+        err.print(f"nothing matched ingest.include ({patterns}) under the paths given")
+    raise typer.Exit(1 if report.failed or report.files_seen == 0 else 0)
 
 
 def collections_command(ctx: typer.Context) -> None:
