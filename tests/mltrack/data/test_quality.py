@@ -204,3 +204,38 @@ def test_adult_passes_the_default_threshold_on_measured_dimensions() -> None:
     assert report["relevance"].evidence["best_feature"] == "relationship"
     assert report["consistency"].evidence["duplicate_rows"] == 47
     assert require_quality(report, 18) is report
+
+
+def _failing_table() -> pd.DataFrame:
+    """2000 rows: a column wholly missing, two int columns with 40% text in them."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=2000)
+    frame = pd.DataFrame({"x": x, "y": (x > 0).astype(int), "c": np.nan})
+    frame["a"] = pd.Series([1, 2, 3, "n/a", "?"] * 400, dtype=object)
+    frame["b"] = pd.Series([4, "-", 5, 6, "x"] * 400, dtype=object)
+    return frame
+
+
+def test_declared_scores_cannot_lift_a_failing_table_past_the_gate_unseen(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # issue 21 (B6): declared accuracy 5 and timeliness 4 used to carry 12 measured points to 21
+    frame = _failing_table()
+    spec = QualitySpec(target="y", declared={"accuracy": 5, "timeliness": 4, "volume": 5})
+    report = score_quality(frame, spec)
+    measured = sum(d.score for d in report.dimensions if d.source == "measured")
+    assert measured == 12, report.summary()
+    accuracy = report["accuracy"]  # 1600 of 8000 values are text in int columns: 20% wrong
+    assert (accuracy.source, accuracy.score) == ("declared", 1), report.summary()
+    assert accuracy.evidence["off_type_share"] == pytest.approx(0.2)
+    assert accuracy.evidence["capped_to"] == 1 and "capped to 1" in accuracy.reason
+    assert report["timeliness"].score == 4  # nothing measured contradicts it
+    assert "declared 5 ignored: measured" in report["volume"].reason
+    assert (
+        report.headline() == "17/30 (5 self-declared, not measured: accuracy 1/5, timeliness 4/5)"
+    )
+    with pytest.raises(QualityTooLow, match=r"17/30 \(5 self-declared.*accuracy 1/5"):
+        require_quality(report, 18)
+    with caplog.at_level(logging.WARNING, logger="ragline.mltrack.data.quality"):
+        require_quality(report, 17)
+    assert "passes only on self-declared scores" in caplog.text

@@ -187,13 +187,14 @@ def test_guardrail_without_noise_compares_the_means() -> None:
     assert worse.regressed and worse.worsening == pytest.approx(0.2)
 
 
-def test_men_vs_women_would_ship_but_hours_regress(by_sex: pd.DataFrame) -> None:
+def test_men_vs_women_would_ship_but_a_regressed_guardrail_kills_it(by_sex: pd.DataFrame) -> None:
+    # issue 21 (B9): a guardrail breach is a kill, even under a winning primary metric
     rule = AbTestRule(primary_metric="income", min_lift=0.02, guardrails=(HOURS,))
     result = analyze(by_sex, rule, planned_n=10_000)
-    assert result.decision == "iterate"
+    assert result.decision == "kill", result.reasons
     assert result.primary.lift > 1.5 and result.primary.p_value < 1e-100
     assert result.guardrails[0].regressed
-    assert "but a guardrail regressed" in result.reasons[0]
+    assert "beats min lift +2.0%, alpha 0.05, and a guardrail regressed" in result.reasons[0]
     assert result.reasons[1].startswith("hours-per-week regressed")
     loose = rule.model_copy(update={"guardrails": (_hours(0.25),)})
     shipped = analyze(by_sex, loose, planned_n=10_000)

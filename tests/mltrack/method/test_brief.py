@@ -3,6 +3,7 @@ criteria checked against numbers and against real experiments trained on UCI Adu
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -190,6 +191,45 @@ def test_no_run_recording_the_metric_is_no_evidence() -> None:
     given = KillCriterion(kind="beats_random_by", threshold=0.1, random_value=0.25)
     b = brief("pr_auc").model_copy(update={"kill_criteria": (given,)})
     assert statuses(b, ruled) == {"beats_random_by": "not_met"}
+
+
+def test_runs_of_another_target_or_dataset_are_left_out() -> None:
+    """Issue 21: a strong run predicting another column, or trained on another table, used to
+    clear the brief's kill criteria."""
+    b = brief(beats_random_by=0.1)  # prediction.target: income
+    weak = Evidence("EXP-2026-11-26-010", "roc_auc", 0.52, 0.5, "majority", target="income")
+    weak = replace(weak, dataset="sha256:aaaa")
+    elsewhere = replace(AUC, experiment_id="EXP-2026-11-26-011", target="sex")
+    other_table = replace(AUC, experiment_id="EXP-2026-11-26-012", target="income")
+    other_table = replace(other_table, dataset="sha256:bbbb")
+    report = check_kill_criteria(b, [weak, elsewhere, other_table], "sha256:aaaa")
+    assert report.evidence == weak and [c.status for c in report.checks] == ["met"]
+    assert report.left_out == ("EXP-2026-11-26-011", "EXP-2026-11-26-012")
+    [check] = check_kill_criteria(b, [elsewhere, other_table], "sha256:aaaa").checks
+    assert check.status == "no_evidence" and "left out 2 run(s) of another target" in check.reason
+    # a run that recorded neither (an older or hand-made one) still counts
+    assert check_kill_criteria(b, [AUC], "sha256:aaaa").evidence == AUC
+
+
+def test_evidence_reads_the_runs_target_and_dataset() -> None:
+    from datetime import UTC, datetime
+
+    from ragline.mltrack.method.kill import evidence_from_record
+    from ragline.mltrack.tracking.experiments import (
+        ExperimentPlan,
+        ExperimentRecord,
+        MetricValue,
+        Outcome,
+    )
+
+    plan = ExperimentPlan("h", "sha256:cafe", "lightgbm", params={"data.target": "sex"})
+    outcome = Outcome("iterate", MetricValue("roc_auc", 0.9), {}, None)
+    started = datetime(2026, 11, 26, tzinfo=UTC)
+    record = ExperimentRecord(
+        "EXP-2026-11-26-001", "r", plan, outcome, 1.0, (), "FINISHED", started
+    )
+    e = evidence_from_record(record)
+    assert e is not None and (e.target, e.dataset) == ("sex", "sha256:cafe")
 
 
 @pytest.mark.integration

@@ -153,6 +153,22 @@ def test_a_tiny_classification_table_starts_linear_and_tunes_little() -> None:
     assert all("standardize" in g.ops for g in config.features.numeric)
 
 
+def test_strong_real_measurements_are_kept_not_dropped_as_leakage() -> None:
+    # issue 21 (B5): tumour size predicts malignancy alone with AUC 0.96-0.98; it is no leak
+    from sklearn.datasets import load_breast_cancer
+
+    frame = load_breast_cancer(as_frame=True).frame
+    s = suggest(profile_frame(frame, "target"))
+    strong = {c.name for c in s.profile.columns if (c.alone or 0) >= 0.95}
+    assert {"worst perimeter", "worst radius", "worst concave points"} <= strong
+    assert s.excluded == ()
+    columns = {c for g in starter_config(s, "cancer.csv").features.numeric for c in g.columns}
+    assert strong <= columns
+    avoid = {a.what: a.why for a in s.avoid}
+    why = avoid["trusting worst perimeter unexamined"]
+    assert "under the leakage bar 0.99: kept as a feature" in why
+
+
 def test_a_tiny_regression_table_starts_with_a_forest() -> None:
     from sklearn.datasets import load_diabetes
 

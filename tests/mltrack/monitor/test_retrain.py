@@ -141,7 +141,18 @@ def test_triggers_retrain_gated_candidates(sqlite_backend: Backend, tmp_path: Pa
         archived.archived
     )
     assert "archived (promotion of" in archived.summary()
-    assert stage_of(sqlite_backend, name, 3) == "development"
+    # archived means archived: the registry keeps no stage for it either (issue 21)
+    assert stage_of(sqlite_backend, name, 3) is None
+    assert (stage_of(sqlite_backend, name, 2), stage_of(sqlite_backend, name, 1)) == (
+        "production", None,
+    )  # fmt: skip
+    registry = ModelRegistry(ml, data_dir)
+    try:
+        last = registry.history(name)[-1]
+    finally:
+        registry.close()
+    assert (last.action, last.version, last.from_stage) == ("archive", 3, "development")
+    assert last.reason.startswith("promotion of") and "beats-production" in last.reason
     with Tracker(ml, data_dir) as tracker:
         record = tracker.get(archived.experiment_id or "")
     assert record.outcome is not None and record.outcome.verdict == "archived"

@@ -46,7 +46,20 @@ def test_binary_targets_map_to_0_1_with_the_positive_class_last() -> None:
     chosen = spec.model_copy(update={"positive_label": "<=50K"})
     y, classes = encode_target(pd.Series([">50K", "<=50K"]), chosen)
     assert y.tolist() == [0.0, 1.0] and classes == (">50K", "<=50K")
-    with pytest.raises(DataError, match=r"has 3 classes .* classification here is binary"):
-        encode_target(pd.Series(["a", "b", "c"]), spec)
+    with pytest.raises(DataError, match=r"has 3 classes .* remove positive_label"):
+        encode_target(pd.Series(["a", "b", "c"]), chosen)  # a positive class: meant binary
+    with pytest.raises(DataError, match=r"has only the class \['a'\]"):
+        encode_target(pd.Series(["a", "a"]), spec)
+
+
+def test_more_than_two_classes_map_to_their_sorted_positions() -> None:
+    spec = DataSpec(path=Path("x.csv"), target="y", task="classification")
+    y, classes = encode_target(pd.Series(["c", "a", "b", "a"]), spec)
+    assert y.tolist() == [2.0, 0.0, 1.0, 0.0] and classes == ("a", "b", "c")
+    # a trained model's classes fix the positions, even when a class is absent
+    y, _ = encode_target(pd.Series(["c", "c"]), spec, ("a", "b", "c"))
+    assert y.tolist() == [2.0, 2.0]
+    with pytest.raises(DataError, match=r"labels \['d'\] the model was not trained on"):
+        encode_target(pd.Series(["a", "d"]), spec, ("a", "b", "c"))
     with pytest.raises(DataError, match=r"positive_label: 'z' is not one of"):
         encode_target(pd.Series(["a", "b"]), spec.model_copy(update={"positive_label": "z"}))

@@ -207,6 +207,46 @@ def test_rollback_restores_the_previous_production(backend: Backend, model_folde
     registry.close()
 
 
+def test_rollback_archives_the_rolled_back_experiment(backend: Backend, model_folder: Path) -> None:
+    """A version rolled back out of production no longer lists as ``promoted`` (issue 21)."""
+    from ragline.mltrack.tracking.experiment_run import MetricValue
+
+    registry, name = ModelRegistry(backend.config, backend.data_dir), backend.model()
+    ids: list[str] = []
+    with Tracker(backend.config, backend.data_dir) as tracker:
+        for version in (1, 2):
+            with tracker.start_run(PLAN) as run:
+                run.finish("promoted", MetricValue("auc", 0.8 + version / 100))
+            ids.append(run.exp_id)
+            registry.register(name, model_folder, run_id=run.run_id, actor="ana")
+            to_production(registry, name, version, FIRST if version == 1 else BETTER)
+        registry.rollback(name, actor="ops", reason="p95 alarm")
+        verdicts = [tracker.get(i).outcome for i in ids]
+        listed = {r.id: r.outcome.verdict for r in tracker.list() if r.outcome}
+    assert [o.verdict if o else None for o in verdicts] == ["promoted", "archived"]
+    assert listed == {ids[0]: "promoted", ids[1]: "archived"}
+    registry.close()
+
+
+def test_archive_takes_a_version_out_of_its_stage(backend: Backend, model_folder: Path) -> None:
+    registry, name = ModelRegistry(backend.config, backend.data_dir), backend.model()
+    rid = run_id(backend)
+    registry.register(name, model_folder, run_id=rid, actor="ana")
+    to_production(registry, name, 1, FIRST)
+    registry.register(name, model_folder, run_id=rid, actor="ana")
+    archived = registry.archive(name, 2, actor="retrain", reason="refused by beats-production")
+    assert archived.stage is None and registry.current(name, "development") is None
+    last = registry.history(name)[-1]
+    assert (last.action, last.version, last.from_stage, last.to_stage) == (
+        "archive", 2, "development", None,
+    )  # fmt: skip
+    assert last.reason == "refused by beats-production" and last.actor == "retrain"
+    with pytest.raises(MltrackError, match="rollback"):
+        registry.archive(name, 1, actor="retrain", reason="no")
+    assert registry.verify_audit(name).intact
+    registry.close()
+
+
 def test_pickles_are_refused_before_anything_is_stored(
     sqlite_backend: Backend, model_folder: Path, tmp_path: Path
 ) -> None:

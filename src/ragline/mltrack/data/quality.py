@@ -5,7 +5,13 @@
 
 Each dimension is measured where the data and the spec allow it; otherwise it takes the score
 declared in ``QualitySpec.declared``; with neither it scores 0 as "not measured" and its reason
-says what to declare. Nothing is ever given 5 for free. A measured value wins over a declared one.
+says what to declare. Nothing is ever given 5 for free. A measured value wins over a declared one
+(the reason says the declaration was ignored). A declared score is capped where measured evidence
+bounds it: values off their column's type (consistency's measurement) cannot be accurate, so
+declared accuracy is at most the accuracy grade of that off-type share. Capped, not refused: the
+report still scores the table and says what the evidence allowed, and the gate decides on it.
+Every report names its self-declared points (``QualityReport.headline``), so a table that passes
+only on them says so wherever its total is printed.
 Scores come from the rubric below (bounds inclusive; past the last bound the score is 0).
 
 ============  ==============================================  =====  =====  ====  ====  =====
@@ -148,6 +154,24 @@ class QualityReport:
     def weak(self, below: int = 3) -> tuple[DimensionScore, ...]:
         """Dimensions under ``below`` (3 is the per-dimension share of 18/30)."""
         return tuple(d for d in self.dimensions if d.score < below)
+
+    @property
+    def declared(self) -> tuple[DimensionScore, ...]:
+        """The dimensions scored from the spec's declaration rather than from the data."""
+        return tuple(d for d in self.dimensions if d.source == "declared")
+
+    def headline(self) -> str:
+        """The total, and which of its points were self-declared.
+
+        >>> spec = QualitySpec(declared={"timeliness": 4})
+        >>> score_quality(pd.DataFrame({"x": range(2000)}), spec).headline()
+        '19/30 (4 self-declared, not measured: timeliness 4/5)'
+        """
+        if not self.declared:
+            return f"{self.total}/30"
+        points = sum(d.score for d in self.declared)
+        which = ", ".join(f"{d.dimension} {d.score}/5" for d in self.declared)
+        return f"{self.total}/30 ({points} self-declared, not measured: {which})"
 
     def __getitem__(self, dimension: Dimension) -> DimensionScore:
         return next(d for d in self.dimensions if d.dimension == dimension)
@@ -344,11 +368,34 @@ _HOW: dict[Dimension, str] = {
 }
 
 
-def _unmeasured(dimension: Dimension, spec: QualitySpec) -> DimensionScore:
+def off_type_share(frame: pd.DataFrame, spec: QualitySpec) -> float:
+    """Share of non-missing cells off their column's declared (or majority) type or format.
+
+    >>> off_type_share(pd.DataFrame({"n": pd.Series([1, 2, "x", 4], dtype=object)}), QualitySpec())
+    0.25
+    """
+    cells = frame.notna().sum()
+    rates = _format_violations(frame, spec)
+    off = sum(rate * int(cells[column]) for column, rate in rates.items())
+    total = int(cells.sum())
+    return off / total if total else 0.0
+
+
+def _unmeasured(dimension: Dimension, spec: QualitySpec, off_type: float) -> DimensionScore:
     if dimension in spec.declared:
         score = spec.declared[dimension]
-        reason = "declared in the spec (the data cannot measure it)"
-        return DimensionScore(dimension, score, "declared", {"declared": score}, reason)
+        evidence: _Facts = {"declared": score}
+        reason = "self-declared in the spec (the data cannot measure it)"
+        ceiling = _grade(off_type, ACCURACY) if dimension == "accuracy" else 5
+        if score > ceiling:  # an off-type value cannot be an accurate one
+            evidence |= {"capped_to": ceiling, "off_type_share": off_type}
+            reason = (
+                f"self-declared {score}, capped to {ceiling}: {off_type:.2%} of the values are "
+                "off their column's type, so at least that share is inaccurate; fix the values "
+                "or measure accuracy with ranges/categories"
+            )
+            score = ceiling
+        return DimensionScore(dimension, score, "declared", evidence, reason)
     how = _HOW.get(dimension, "")
     reason = f"not measured: {how}, or declare it: QualitySpec(declared={{{dimension!r}: 0-5}})"
     return DimensionScore(dimension, 0, "not measured", {}, reason)
@@ -391,7 +438,15 @@ def score_quality(
         "relevance": _relevance(frame, spec),
         "volume": _volume(frame, spec),
     }
-    return QualityReport(tuple(measured[d] or _unmeasured(d, spec) for d in DIMENSIONS))
+    off_type = off_type_share(frame, spec) if "accuracy" in spec.declared else 0.0
+    scores = []
+    for d in DIMENSIONS:
+        score = measured[d]
+        if score is not None and d in spec.declared:  # the data outranks the declaration
+            reason = f"{score.reason} (declared {spec.declared[d]} ignored: measured)"
+            score = replace(score, reason=reason)
+        scores.append(score or _unmeasured(d, spec, off_type))
+    return QualityReport(tuple(scores))
 
 
 def require_quality(
@@ -406,12 +461,14 @@ def require_quality(
     True
     """
     if report.passed(threshold):
+        if report.total - sum(d.score for d in report.declared) < threshold:
+            log.warning("data quality %s passes only on self-declared scores", report.headline())
         return report
     lowest = min(d.score for d in report.dimensions)
     weak = report.weak() or tuple(d for d in report.dimensions if d.score == lowest)
     weak_text = ", ".join(f"{d.dimension} {d.score}/5 ({d.reason})" for d in weak)
     message = (
-        f"data quality {report.total}/30 is under the threshold {threshold}; weak dimensions: "
+        f"data quality {report.headline()} is under the threshold {threshold}; weak dimensions: "
         f"{weak_text}. Fix the data, declare scores for unmeasured dimensions, or force training"
     )
     if not force:

@@ -21,11 +21,13 @@ regression must be both larger than allowed and more than noise.
 
 Decision, in order:
 1. wait: an arm has fewer rows than the planned n; the numbers are shown, never acted upon.
-2. ship: treatment better with p < alpha, lift > min_lift, no guardrail regressed.
-3. iterate: it would ship, but a guardrail regressed (fix the regression, test again).
+2. kill: a guardrail regressed, whatever the primary metric did. A guardrail is a promise that
+   the change does not cost more than it may (latency, errors, revenue); a win bought with a
+   breach is not a shippable version of this change, and "fix it and test again" is a new
+   change with a new test, not an iteration of this one.
+3. ship: treatment better with p < alpha, lift > min_lift (and no guardrail regressed).
 4. kill: treatment worse with p < alpha; or the lift CI's upper end is under min_lift (even
-   the best plausible lift misses the bar, so more data will not help); or a guardrail regressed
-   with no winning primary metric.
+   the best plausible lift misses the bar, so more data will not help).
 5. iterate: otherwise (inconclusive at the planned size: rework the change and test again).
 """
 
@@ -442,16 +444,16 @@ def decide(
     bar = f"min lift {rule.min_lift:+.1%}, alpha {rule.alpha:g}"
     regressed = [g.reason for g in guardrails if g.regressed]
     wins = significant and primary.diff > 0 and primary.lift > rule.min_lift
-    if wins and not regressed:
-        return "ship", (f"{stats}: beats {bar}", *(g.reason for g in guardrails))
+    if regressed:  # a breached guardrail kills the change, even a winning one
+        verdict = f"beats {bar}" if wins else f"no significant win over the {bar}"
+        verdict = "significantly worse" if significant and primary.diff < 0 else verdict
+        return "kill", (f"{stats}: {verdict}, and a guardrail regressed", *regressed)
     if wins:
-        return "iterate", (f"{stats}: beats {bar}, but a guardrail regressed", *regressed)
+        return "ship", (f"{stats}: beats {bar}", *(g.reason for g in guardrails))
     if significant and primary.diff < 0:
-        return "kill", (f"{stats}: the treatment is significantly worse", *regressed)
+        return "kill", (f"{stats}: the treatment is significantly worse",)
     if high < rule.min_lift:
-        return "kill", (f"{stats}: even the CI's upper end misses the {bar}", *regressed)
-    if regressed:
-        return "kill", (f"{stats}: no significant win over the {bar}", *regressed)
+        return "kill", (f"{stats}: even the CI's upper end misses the {bar}",)
     why = "not significant" if not significant else f"lift not above {rule.min_lift:+.1%}"
     return "iterate", (
         f"{stats}: inconclusive ({why}) at the planned size; rework the change and test again",

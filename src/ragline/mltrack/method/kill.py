@@ -1,10 +1,13 @@
 """Kill criteria of a problem brief, checked against recorded experiments.
 
-    report = check_kill_criteria(brief, recorded_evidence(tracker))
+    report = check_kill_criteria(brief, recorded_evidence(tracker), brief_dataset(brief))
     [(c.criterion.kind, c.status) for c in report.checks]   # [("baseline_ratio", "not_met"), ...]
 
 Kill criteria are evaluated against the best finished experiment that records the brief's success
-metric as its primary metric (ragline.mltrack.tracking.experiments). A criterion is ``met`` (stop or
+metric as its primary metric (ragline.mltrack.tracking.experiments) and predicts the brief's
+target (``prediction.target``) from the brief's table (``data.path``, compared by content hash;
+`brief_dataset`): a run of another target or dataset says nothing about this project, and is left
+out (a run that did not record its target or dataset is kept). A criterion is ``met`` (stop or
 rethink the project), ``not_met``, or ``no_evidence`` (nothing recorded yet, or a number it needs is
 missing); each check says why, with the numbers. The kinds:
 
@@ -52,6 +55,8 @@ class Evidence:
     baseline_value: float | None = None
     baseline_kind: str | None = None
     delta_ci: tuple[float, float] | None = None
+    target: str | None = None  # the column the run predicted (its data.target param)
+    dataset: str | None = None  # the run's dataset_version (a content hash)
 
 
 def evidence_from_record(record: ExperimentRecord) -> Evidence | None:
@@ -59,9 +64,14 @@ def evidence_from_record(record: ExperimentRecord) -> Evidence | None:
     outcome = record.outcome
     if outcome is None or math.isnan(outcome.primary.value):
         return None
+    param = record.plan.params.get("data.target")
+    target = param if isinstance(param, str) else None
+    dataset = record.plan.dataset_version or None
     base = outcome.baseline
     if base is None:
-        return Evidence(record.id, outcome.primary.name, outcome.primary.value)
+        return Evidence(
+            record.id, outcome.primary.name, outcome.primary.value, target=target, dataset=dataset
+        )
     ci = None
     if base.ci_low is not None and base.ci_high is not None:
         ci = (base.ci_low, base.ci_high)
@@ -72,7 +82,20 @@ def evidence_from_record(record: ExperimentRecord) -> Evidence | None:
         outcome.primary.value - base.delta,  # the delta is model - baseline
         base.baseline_id.removeprefix("baseline:"),
         ci,
+        target=target,
+        dataset=dataset,
     )
+
+
+def brief_dataset(brief: ProblemBrief) -> str | None:
+    """The content hash of the brief's table (``data.path``), as runs record theirs; None
+    when the brief names no table or it is not there."""
+    path = brief.data.path
+    if path is None or not path.is_file():
+        return None
+    from ragline.mltrack.tracking.experiments import dataset_version
+
+    return dataset_version(path)
 
 
 def recorded_evidence(
@@ -106,6 +129,7 @@ class KillReport:
     checks: tuple[KillCheck, ...]
     evidence: Evidence | None
     considered: int
+    left_out: tuple[str, ...] = ()  # runs of the metric on another target or dataset
 
     @property
     def met(self) -> tuple[KillCheck, ...]:
@@ -113,20 +137,40 @@ class KillReport:
         return tuple(c for c in self.checks if c.status == "met")
 
 
-def check_kill_criteria(brief: ProblemBrief, evidence: Sequence[Evidence]) -> KillReport:
-    """Check each kill criterion against the best run that records the success metric."""
+def _same_problem(e: Evidence, target: str, dataset: str | None) -> bool:
+    """True unless the run recorded another target, or another dataset than `dataset`."""
+    if e.target is not None and e.target != target:
+        return False
+    return dataset is None or e.dataset is None or e.dataset == dataset
+
+
+def check_kill_criteria(
+    brief: ProblemBrief, evidence: Sequence[Evidence], dataset: str | None = None
+) -> KillReport:
+    """Check each kill criterion against the best run that records the success metric on the
+    brief's target and, when `dataset` (`brief_dataset`) is given, on that dataset."""
     name, higher = brief.success_metric.metric, brief.success_metric.higher
-    relevant = [e for e in evidence if e.metric == name]
+    target = brief.prediction.target
+    scored = [e for e in evidence if e.metric == name]
+    relevant = [e for e in scored if _same_problem(e, target, dataset)]
+    left_out = tuple(e.experiment_id for e in scored if e not in relevant)
     if not relevant:
         others = sorted({e.metric for e in evidence})
         why = f"no finished experiment records {name} as its primary metric"
-        why += f" (found: {', '.join(others)})" if others else " (none recorded yet)"
+        if left_out:
+            why = (
+                f"no finished experiment records {name} for {target!r} on the brief's table; "
+                f"left out {len(left_out)} run(s) of another target or dataset "
+                f"({', '.join(left_out[:5])})"
+            )
+        else:
+            why += f" (found: {', '.join(others)})" if others else " (none recorded yet)"
         checks = tuple(KillCheck(c, "no_evidence", why) for c in brief.kill_criteria)
-        return KillReport(checks, None, 0)
+        return KillReport(checks, None, 0, left_out)
     # the best run: if even it meets a criterion, the project (not one run) is the problem
     best = max(relevant, key=lambda e: e.value if higher else -e.value)
     checks = tuple(_check(c, best, brief) for c in brief.kill_criteria)
-    return KillReport(checks, best, len(relevant))
+    return KillReport(checks, best, len(relevant), left_out)
 
 
 def _check(criterion: KillCriterion, e: Evidence, brief: ProblemBrief) -> KillCheck:

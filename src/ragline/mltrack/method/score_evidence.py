@@ -122,7 +122,7 @@ def _from_tracking(
 
 
 def _latest_model(registry: ModelRegistry) -> str | None:
-    from ragline.mltrack.tracking.registry import AUDIT
+    from ragline.mltrack.tracking.audit import AUDIT
 
     query = sa.select(AUDIT.c.model).where(AUDIT.c.action == "register")
     with registry.store.engine(AUDIT.metadata).connect() as conn:

@@ -10,7 +10,12 @@ The thresholds are module constants: fewer than `TINY_ROWS` rows starts linear (
 forest), otherwise LightGBM; categoricals with more than `profile.HIGH_CARDINALITY` values are
 target encoded (one-hot keeps at most 50 columns per feature); a datetime column turns the split
 temporal; a minority class under `IMBALANCED` rules accuracy out, under `RARE` it makes PR-AUC
-the primary metric. Hyper-parameter ranges come from `ragline.mltrack.tabular.tuning.DEFAULT_SPACES`
+the primary metric. A column is left out as leakage only where `ragline ml train`'s leakage check
+would stop the run (alone ROC-AUC ≥ `LEAK_AUC`, R² ≥ `LEAK_R2`); one in the warning band below is
+kept, and named for a check: the best measurements of real tables get there (tumour size
+predicts malignancy with AUC 0.97). `refused` carries the data-quality gate's refusal, so the
+config's header never says "next: ragline ml train" about a table that training refuses.
+Hyper-parameter ranges come from `ragline.mltrack.tabular.tuning.DEFAULT_SPACES`
 (what `ragline ml tune` searches), narrowed where the row count says so.
 """
 
@@ -21,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import yaml
 
+from ragline.mltrack.data.leakage import LEAK_AUC, LEAK_R2, WARN_AUC, WARN_R2
 from ragline.mltrack.data.profile import ColumnProfile, DataProfile
 from ragline.mltrack.tabular.config import ModelKind, ParamRange, ParamValue, TrainConfig
 from ragline.mltrack.tabular.tuning import DEFAULT_SPACES
@@ -31,7 +37,6 @@ LARGE_ROWS = 1_000_000
 IMBALANCED = 0.30  # minority share under which accuracy mostly measures the majority class
 RARE = 0.10  # minority share under which ROC-AUC flatters; PR-AUC becomes the primary metric
 SKEWED = 2.0  # skewness above which a non-negative column gets the log op
-LEAK_SCORE = 0.95  # one column alone predicting the target this well is almost always leakage
 _STEP, _LEAVES, _LEAF = (
     "step size: lower generalises better, needs more rounds",
     "tree complexity, the main over-fitting knob",
@@ -113,10 +118,22 @@ class Suggestion:
     excluded: tuple[Advice, ...]
     primary: str
     time_column: str | None
+    refused: str | None = None  # the data-quality gate's refusal of this table, if any
+
+
+def _bars(p: DataProfile) -> tuple[float, float]:
+    """(error, warning) bars of the leakage check for the profile's task."""
+    return (LEAK_R2, WARN_R2) if p.task == "regression" else (LEAK_AUC, WARN_AUC)
 
 
 def _leaky(p: DataProfile) -> list[ColumnProfile]:
-    return [c for c in p.columns if c.alone is not None and c.alone >= LEAK_SCORE]
+    error, _ = _bars(p)
+    return [c for c in p.columns if c.alone is not None and c.alone >= error]
+
+
+def _strong(p: DataProfile) -> list[ColumnProfile]:
+    error, warn = _bars(p)
+    return [c for c in p.columns if c.alone is not None and warn <= c.alone < error]
 
 
 def _features(p: DataProfile) -> list[ColumnProfile]:
@@ -206,9 +223,14 @@ def _avoid(p: DataProfile, kind: ModelKind, time_column: str | None) -> list[Adv
     if share is not None and share < IMBALANCED:
         why = f"minority {share:.1%}: always answering the majority scores {1 - share:.1%}"
         out.append(Advice("accuracy as the metric", why))
+    error, _ = _bars(p)
     for c in _leaky(p):
-        why = f"{c.name!r} alone predicts the target ({c.alone:.3f}): leakage; left out"
+        why = f"{c.name!r} alone predicts the target ({c.alone:.3f} ≥ {error}): leakage; left out"
         out.append(Advice(f"the feature {c.name}", why))
+    for c in _strong(p):
+        why = f"alone {c.alone:.3f}, under the leakage bar {error}: kept as a feature; "
+        why += "confirm it is known before the outcome"
+        out.append(Advice(f"trusting {c.name} unexamined", why))
     for c in p.of_kind("identifier", "text"):
         out.append(Advice(f"{c.name} as a categorical", c.reason))
     if p.rows < TINY_ROWS:
@@ -338,8 +360,13 @@ def render_config(s: Suggestion, data_ref: str, source: str = "") -> str:
         *(f"# left out: {a.what}: {a.why}" for a in s.excluded),
         *(f"# avoid: {a.what}: {a.why}" for a in s.avoid),
         *(f"# next: {a.what}: {a.why}" for a in s.scale_up),
-        "#   ragline ml train THIS.yaml        (tune.trials: 0 trains once with model.params)",
     ]
+    if s.refused is None:
+        lines.append(
+            "#   ragline ml train THIS.yaml        (tune.trials: 0 trains once with model.params)"
+        )
+    else:
+        lines.append(f"# `ragline ml train` refuses this table now: {s.refused}")
     body = config_body(s, data_ref)
     text = yaml.safe_dump(body, sort_keys=False, default_flow_style=None, width=100)
     return "\n".join(lines) + "\n" + text

@@ -1,4 +1,5 @@
-"""Alerts: rules over observed metrics fire actions (log, webhook, retrain), once per cool-down.
+"""Alerts: rules over observed metrics fire actions (log, webhook, retrain, rollback), once per
+cool-down.
 
     rules = [AlertRule(name="auc-low", metric="roc_auc", op="<", threshold=0.85,
                        severity="critical", cooldown_s=3600,
@@ -17,8 +18,12 @@ Recovery: an observation for which the rule no longer holds clears the in-breach
 next breach fires at once, whatever the cool-down (a flapping metric alerts on every flap).
 
 Every firing appends one ``fire`` row and one row per action to ``ragline_alert_log``
-(append-only). Actions never raise: a webhook's HTTP or network failure, a missing retrain
-callback and a retrain's `MltrackError` are recorded as failed outcomes and logged.
+(append-only). Actions never raise: a webhook's HTTP or network failure, a missing retrain or
+rollback callback and a retrain's or rollback's `MltrackError` are recorded as failed outcomes
+and logged. A ``rollback`` action calls `on_rollback(model, fired)` (the serving layer passes
+the registry's `ModelRegistry.rollback`: production goes back to the version before it), e.g. on
+``concept_drift >= 2`` (sustained) for a model; canary rollouts of classical models will use
+the same hook.
 """
 
 from __future__ import annotations
@@ -139,6 +144,7 @@ class AlertLogEntry:
 
 
 RetrainCallback: TypeAlias = "Callable[[str, Fired], RetrainOutcome]"
+RollbackCallback: TypeAlias = Callable[[str, Fired], str]  # model, firing -> what it did
 
 
 class AlertEngine:
@@ -157,6 +163,7 @@ class AlertEngine:
         store: MlflowStore,
         *,
         on_retrain: Mapping[str, RetrainCallback] | None = None,
+        on_rollback: RollbackCallback | None = None,
         timeout_s: float = 5.0,
     ) -> None:
         names = [r.name for r in rules]
@@ -165,6 +172,7 @@ class AlertEngine:
         self.rules = tuple(rules)
         self.store = store
         self.on_retrain = dict(on_retrain or {})
+        self.on_rollback = on_rollback
         self.timeout_s = timeout_s
 
     def evaluate(self, observations: Iterable[Observation], now: datetime) -> list[Fired]:
@@ -236,6 +244,8 @@ class AlertEngine:
             return self._webhook(action.url or "", fired)
         if action.kind == "retrain":
             return self._retrain(action.model or "", fired)
+        if action.kind == "rollback":
+            return self._rollback(action.model or "", fired)
         level = logging.CRITICAL if fired.severity == "critical" else logging.WARNING
         log.log(
             level,
@@ -276,6 +286,17 @@ class AlertEngine:
         except MltrackError as exc:
             log.warning("alert %s: retraining %s failed: %s", fired.rule, model, exc)
             return ActionOutcome("retrain", False, f"{type(exc).__name__}: {exc}")
+
+    def _rollback(self, model: str, fired: Fired) -> ActionOutcome:
+        if self.on_rollback is None:
+            detail = f"no rollback callback to roll {model!r} back; pass on_rollback"
+            log.warning("alert %s: %s", fired.rule, detail)
+            return ActionOutcome("rollback", False, detail)
+        try:
+            return ActionOutcome("rollback", True, self.on_rollback(model, fired))
+        except MltrackError as exc:
+            log.warning("alert %s: rolling %s back failed: %s", fired.rule, model, exc)
+            return ActionOutcome("rollback", False, f"{type(exc).__name__}: {exc}")
 
     def _append(self, fired: Fired, outcomes: Sequence[ActionOutcome]) -> None:
         rows = [

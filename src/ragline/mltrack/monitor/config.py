@@ -1,5 +1,5 @@
-"""The `monitor:` section of the settings: the request log, health thresholds, alert rules and
-retraining policies.
+"""The `monitor:` section of the settings: the request and prediction logs, health and model
+drift thresholds, alert rules and retraining policies.
 
     monitor:
       window: 1d
@@ -39,23 +39,26 @@ class _Strict(BaseModel):
 
 
 class AlertAction(_Strict):
-    """What a firing does: log it, POST it to `url`, or retrain `model`.
+    """What a firing does: log it, POST it to `url`, retrain `model`, or roll `model` back to
+    the production version before the current one (the registry's rollback).
 
     Example:
         >>> AlertAction(kind="webhook", url="http://127.0.0.1:9000/hook").kind
         'webhook'
     """
 
-    kind: Literal["log", "webhook", "retrain"]
+    kind: Literal["log", "webhook", "retrain", "rollback"]
     url: str | None = Field(None, description="webhook: where the JSON is POSTed")
-    model: str | None = Field(None, description="retrain: the registered model to retrain")
+    model: str | None = Field(
+        None, description="retrain, rollback: the registered model to retrain or roll back"
+    )
 
     @model_validator(mode="after")
     def _complete(self) -> Self:
         if self.kind == "webhook" and not (self.url or "").startswith(("http://", "https://")):
             raise ValueError("url: a webhook action needs an http(s) URL")
-        if self.kind == "retrain" and not self.model:
-            raise ValueError("model: a retrain action names the registered model to retrain")
+        if self.kind in ("retrain", "rollback") and not self.model:
+            raise ValueError(f"model: a {self.kind} action names the registered model to act on")
         return self
 
 
@@ -136,6 +139,63 @@ class RequestLogConfig(_Strict):
         return sql_url(self.url, data_dir, "requests.db")
 
 
+class PredictionLogConfig(_Strict):
+    """Where served classical predictions (one row per scored row) and their labels are kept.
+
+    Example:
+        >>> PredictionLogConfig().labels_table
+        'ragline_labels'
+    """
+
+    enabled: bool = True
+    url: str | None = Field(
+        None, description="SQLAlchemy URL; null: sqlite:///<data_dir>/predictions.db"
+    )
+    table: str = Field("ragline_predictions", pattern=r"^[a-z_][a-z0-9_]{0,47}$")
+    labels_table: str = Field("ragline_labels", pattern=r"^[a-z_][a-z0-9_]{0,47}$")
+    batch_size: int = Field(500, ge=1, description="rows written per executemany")
+    flush_interval_s: float = Field(1.0, gt=0, description="oldest buffered row's max age")
+
+    def resolved_url(self, data_dir: Path) -> str:
+        """The URL, with the SQLite default under `data_dir` and psycopg 3 for PostgreSQL."""
+        return sql_url(self.url, data_dir, "predictions.db")
+
+
+class ModelDriftConfig(_Strict):
+    """Prediction, label and concept drift of served models (`monitor check`).
+
+    Example:
+        >>> ModelDriftConfig().concept_for, ModelDriftConfig().kl_warning
+        ('24h', 0.1)
+    """
+
+    min_rows: int = Field(100, ge=1, description="scores / labels needed in each window")
+    bins: int = Field(10, ge=2, le=100, description="reference quantile bins of the scores")
+    kl_warning: float = Field(0.1, gt=0, description="KL(current || reference) of the scores")
+    kl_critical: float = Field(0.25, gt=0)
+    psi_warning: float = Field(0.1, gt=0)
+    psi_critical: float = Field(0.25, gt=0)
+    ks_pvalue: float = Field(0.01, gt=0, lt=1, description="KS must be significant to alarm")
+    chi2_pvalue: float = Field(0.01, gt=0, lt=1, description="label drift: significance")
+    min_cramers_v: float = Field(0.1, ge=0, le=1, description="label drift: smallest effect")
+    concept_metric: Literal["auto", "roc_auc", "accuracy", "rmse", "mae"] = Field(
+        "auto", description="auto: roc_auc for classifiers, rmse for regressors"
+    )
+    concept_drop: float = Field(0.05, gt=0, lt=1, description="relative fall vs the baseline")
+    concept_for: str = Field("24h", pattern=r"^\d+[mhdw]$", description="sustained this long")
+    concept_window: str = Field(
+        "6h", pattern=r"^\d+[mhdw]$", description="trailing window of each metric point"
+    )
+    concept_step: str = Field("1h", pattern=r"^\d+[mhdw]$", description="between metric points")
+    min_labels: int = Field(50, ge=2, description="labelled rows a metric point needs")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.kl_warning > self.kl_critical or self.psi_warning > self.psi_critical:
+            raise ValueError("model_drift: a warning threshold is above its critical one")
+        return self
+
+
 class HealthThresholds(_Strict):
     """When a serving metric is a warning or critical, current window against reference.
 
@@ -176,7 +236,9 @@ class MonitorConfig(_Strict):
 
     window: str = Field("1d", pattern=r"^\d+[mhdw]$", description="default window of monitor check")
     request_log: RequestLogConfig = RequestLogConfig()
+    prediction_log: PredictionLogConfig = PredictionLogConfig()
     thresholds: HealthThresholds = HealthThresholds()
+    model_drift: ModelDriftConfig = ModelDriftConfig()
     alerts: tuple[AlertRule, ...] = ()
     retrain: tuple[RetrainPolicy, ...] = ()
 

@@ -10,7 +10,8 @@ each column is sorted once, the rest is searchsorted, a linear merge and array a
 one side adds a large but finite term and a bin empty on both adds 0); ``ks``, the two-sample
 Kolmogorov-Smirnov statistic with Smirnov's asymptotic p-value (scipy's ``ks_2samp(method=
 "asymp")``); ``js_divergence`` in bits (within [0, 1]) on PSI's bins. ``kl_divergence`` (nats,
-additive smoothing) compares histograms such as prediction distributions; ``chi_square``
+additive smoothing) compares histograms such as prediction distributions (``quantile_shares``
+gives them; `ragline.mltrack.monitor.model_drift` uses both); ``chi_square``
 tests aligned category counts (homogeneity, 2 x K) and gives Cramér's V.
 
 The report and its severity rules are in `ragline.mltrack.monitor.drift_report`.
@@ -139,6 +140,23 @@ def numeric_drift(reference: npt.ArrayLike, current: npt.ArrayLike, bins: int = 
     with np.errstate(invalid="ignore"):
         pvalue = np.where(size > 0, stats.kstwo.sf(ks_v, np.maximum(size, 1)), np.nan)
     return NumericDrift(psi_v, js_v, ks_v, pvalue, n_ref.astype(np.int64), n_cur.astype(np.int64))
+
+
+def quantile_shares(
+    reference: npt.ArrayLike, current: npt.ArrayLike, bins: int = 10
+) -> tuple[FloatArray, FloatArray]:
+    """Shares of two 1-D samples in the reference's quantile bins (PSI's bins; NaNs dropped),
+    the histograms `kl_divergence` compares (e.g. prediction scores).
+
+    >>> [s.tolist() for s in quantile_shares(np.arange(10.0), np.arange(10.0) + 5, bins=2)]
+    [[0.5, 0.5], [0.0, 1.0]]
+    """
+    a = _sorted_valid(np.asarray(reference, np.float64).ravel())
+    b = _sorted_valid(np.asarray(current, np.float64).ravel())
+    if a.size == 0 or b.size == 0:
+        raise DataError(f"{a.size} reference / {b.size} current values; need some on each side")
+    edges = _edges(a, bins)
+    return _shares(a, edges), _shares(b, edges)
 
 
 def psi(reference: npt.ArrayLike, current: npt.ArrayLike, bins: int = 10) -> FloatArray:

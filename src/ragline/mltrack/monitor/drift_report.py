@@ -11,8 +11,10 @@ The statistics are `ragline.mltrack.monitor.drift`'s. Severity rules (``DriftThr
   with no drift: 0.18 at 100 rows a side); KS confirms the shift is not noise. A significant
   KS with PSI and JS under their warning thresholds stays ``ok``: a million rows make trivial
   shifts significant.
-- Categorical: PSI over category shares, standing only when the chi-square p-value is under
-  ``chi2_pvalue`` and Cramér's V is at least ``min_cramers_v``.
+- Categorical (strings, booleans, and numeric columns holding just 0 and 1 in the reference:
+  a flag or a 0/1 label is two categories, not a distribution): PSI over category shares,
+  standing only when the chi-square p-value is under ``chi2_pvalue`` and Cramér's V is at
+  least ``min_cramers_v``.
 - Overall: the worst feature; ``critical`` when at least ``drifted_share_critical`` of the
   measured features, and at least ``drifted_count_critical`` of them, are at warning or worse
   (many features moving together is a dataset shift). ``insufficient_data`` only when no
@@ -210,6 +212,26 @@ def _is_numeric(series: pd.Series) -> bool:
     return bool(pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series))
 
 
+def is_binary(series: pd.Series) -> bool:
+    """True for a numeric column holding both 0 and 1 and nothing else (a flag or a label): its
+    values are categories, tested with chi-square, not with PSI/KS on two spikes.
+
+    >>> is_binary(pd.Series([0, 1, 1, None])), is_binary(pd.Series([0.0, 0.5, 1.0]))
+    (True, False)
+    """
+    if not _is_numeric(series):
+        return False
+    values = series.dropna().unique()
+    return values.size == 2 and bool(np.isin(values, (0, 1)).all())
+
+
+def _as_categories(series: pd.Series) -> pd.Series:
+    """Numbers as floats, so an int 1 and a float 1.0 (a CSV column with gaps) are one category."""
+    if not _is_numeric(series):
+        return series
+    return pd.Series(series.to_numpy(np.float64, na_value=np.nan), name=series.name)
+
+
 def _overall(features: list[FeatureDrift], t: DriftThresholds) -> tuple[Severity, str]:
     measured = [f for f in features if f.severity != "insufficient_data"]
     if not measured:
@@ -238,7 +260,7 @@ def drift_report(
     """
     t = thresholds or DriftThresholds()
     names = _select(reference, current, columns)
-    numeric = [c for c in names if _is_numeric(reference[c])]
+    numeric = [c for c in names if _is_numeric(reference[c]) and not is_binary(reference[c])]
     wrong = [c for c in numeric if not _is_numeric(current[c]) and current[c].notna().any()]
     if wrong:
         raise DataError(f"columns numeric in the reference but not in the current: {wrong}")
@@ -247,7 +269,8 @@ def drift_report(
     )
     for name in names:
         if name not in found:
-            found[name] = _categorical_feature(reference[name], current[name], t)
+            ref_col, cur_col = _as_categories(reference[name]), _as_categories(current[name])
+            found[name] = _categorical_feature(ref_col, cur_col, t)
     features = [found[name] for name in names]
     severity, reason = _overall(features, t)
     return DriftReport(tuple(features), severity, reason, len(reference), len(current))

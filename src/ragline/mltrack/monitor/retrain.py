@@ -15,8 +15,9 @@ refresh); ``performance`` when the measured primary metric is worse than `min_pr
 `retrain` trains with the production config (`policy.config`, its data pointed at `recent_data` when
 given, registered as `policy.model`) through `ragline.mltrack.tabular.jobs.train_job`, then promotes
 the new version to staging through `ragline.mltrack.tabular.jobs.promote_job`. A candidate the gates
-refuse has its experiment marked ``archived`` and keeps no stage beyond development; a human or a
-later job promotes a staged candidate to production.
+refuse is archived: its experiment is marked ``archived`` and the registry takes the version out
+of development (`ModelRegistry.archive`, audited), so it keeps no stage; a human or a later job
+promotes a staged candidate to production.
 
 Every retrain appends to ``ragline_retrain_log`` (in mltrack's tables, next to the registry's
 audit log): a ``started`` row when training begins and one row with the outcome (``staged``,
@@ -38,7 +39,7 @@ from ragline.mltrack.errors import GateRefused, MltrackError
 from ragline.mltrack.monitor.config import RetrainPolicy
 from ragline.mltrack.tabular.config import TrainConfig, load_train_config
 from ragline.mltrack.tabular.jobs import TrainOutcome, promote_job, train_job
-from ragline.mltrack.tracking.experiments import Tracker
+from ragline.mltrack.tracking.experiments import ExperimentPlan, Tracker
 from ragline.mltrack.tracking.mlflow_store import MlflowStore
 from ragline.mltrack.tracking.registry import ModelRegistry, Stage
 
@@ -221,7 +222,8 @@ def _gate(
     ml: MltrackConfig,
     data_dir: Path,
 ) -> RetrainOutcome:
-    """Promote the trained version to staging; archive its experiment when refused."""
+    """Promote the trained version to staging; archive the version and its experiment when
+    refused."""
     version = trained.version.version if trained.version is not None else None
     if version is None:
         findings = "; ".join(str(f) for f in trained.leakage.findings)
@@ -232,9 +234,18 @@ def _gate(
             return RetrainOutcome(trigger, trained.experiment_id, version, "staging", None)
         except GateRefused as exc:
             reason = str(exc)
-    with Tracker(ml, data_dir) as tracker:
+    store = MlflowStore(ml, data_dir)
+    try:
+        if version is not None:  # what the summary says "archived" is archived in the registry
+            plan = ExperimentPlan("", "", "")  # only for the actor and command
+            first_line = next(iter(reason.splitlines()), reason)
+            registry = ModelRegistry(ml, data_dir, store=store)
+            registry.archive(policy.model, version, actor=plan.actor, reason=first_line)
+        tracker = Tracker(ml, data_dir, store=store)
         record, _ = tracker.for_run(trained.run_id)
         tracker.set_verdict(record, "archived")
+    finally:
+        store.close()
     return RetrainOutcome(trigger, trained.experiment_id, version, None, reason)
 
 

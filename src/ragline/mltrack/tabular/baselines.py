@@ -7,7 +7,9 @@ A model is only worth shipping if it beats these. ``majority`` scores every row 
 positive rate (so its label is the majority class and its ROC-AUC is 0.5); ``mean`` predicts the
 train mean; ``rules`` applies ``column op value -> predict`` rules in order (first match wins) and
 falls back to the majority/mean for rows no rule matches. Rule predictions are hard decisions:
-for classification a matched row scores 1.0 or 0.0, so compare rules on accuracy or F1.
+for classification a matched row scores 1.0 or 0.0, so compare rules on accuracy or F1. For a
+multiclass target (``classes`` of more than two) scores are (n, K) matrices: ``majority`` gives
+every row the train class shares, a matched rule all of the probability to its class.
 """
 
 from __future__ import annotations
@@ -53,14 +55,17 @@ class Baseline:
     default: float
     rules: tuple[Rule, ...] = ()
     rule_values: tuple[float, ...] = ()
+    shares: tuple[float, ...] = ()  # multiclass: the train share of each class
 
     def predict(self, frame: pd.DataFrame) -> FloatArray:
-        """One score per row of ``frame``."""
+        """One score per row of ``frame`` (multiclass: one row of class probabilities)."""
         out = np.full(len(frame), self.default, dtype=np.float64)
+        if self.shares:
+            out = np.tile(np.asarray(self.shares, dtype=np.float64), (len(frame), 1))
         free = np.ones(len(frame), dtype=bool)
         for i, (rule, value) in enumerate(zip(self.rules, self.rule_values, strict=True)):
             hit = free & _matches(frame, rule, i)
-            out[hit] = value
+            out[hit] = value if not self.shares else np.eye(len(self.shares))[int(value)]
             free &= ~hit
         return out
 
@@ -93,6 +98,8 @@ def _rule_value(rule: Rule, i: int, task: Task, classes: Sequence[object]) -> fl
     names = [str(c) for c in classes]
     if str(rule.predict) not in names:
         raise DataError(f"baseline.rules[{i}].predict: {rule.predict!r} is not one of {names}")
+    if len(names) > 2:
+        return float(names.index(str(rule.predict)))
     return 1.0 if names.index(str(rule.predict)) == len(names) - 1 else 0.0
 
 
@@ -104,7 +111,7 @@ def fit_baseline(
     classes: Sequence[object] = (0, 1),
 ) -> Baseline:
     """Fit the baseline on the train targets (0/1 with ``classes`` = [negative, positive] for
-    classification, numbers for regression).
+    classification, positions 0..K-1 for K > 2 classes, numbers for regression).
 
     Example:
         >>> from ragline.mltrack.tabular.config import Rule
@@ -119,7 +126,11 @@ def fit_baseline(
     kind = spec.kind
     if kind == "auto":
         kind = "majority" if task == "classification" else "mean"
+    shares: tuple[float, ...] = ()
+    if task == "classification" and len(classes) > 2:
+        counts = np.bincount(y.astype(np.int64), minlength=len(classes))
+        shares = tuple(float(c) for c in counts / counts.sum())
     if kind != "rules":
-        return Baseline(kind=kind, task=task, default=default)
+        return Baseline(kind=kind, task=task, default=default, shares=shares)
     values = tuple(_rule_value(r, i, task, classes) for i, r in enumerate(spec.rules))
-    return Baseline("rules", task, default, tuple(spec.rules), values)
+    return Baseline("rules", task, default, tuple(spec.rules), values, shares)

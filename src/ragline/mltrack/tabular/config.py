@@ -24,11 +24,16 @@ Task = Literal["classification", "regression"]
 ParamValue = int | float | str | bool | None
 Cycle = Literal["dayofweek", "month", "hour", "dayofyear"]
 RollingStat = Literal["mean", "std", "min", "max", "sum"]
+Impute = Literal["all", "numeric", "off"]  # what the feature pipeline imputes
 ModelKind = Literal["lightgbm", "xgboost", "sklearn-logreg", "sklearn-rf", "sklearn-hgb"]
 # metrics tuning can optimise: each has a native per-round equivalent in LightGBM and XGBoost
 TuneMetric = Literal["roc_auc", "pr_auc", "log_loss", "rmse", "mae"]
-MAXIMISED = frozenset({"roc_auc", "pr_auc", "accuracy", "f1", "r2"})
+MAXIMISED = frozenset({"roc_auc", "pr_auc", "accuracy", "f1", "macro_f1", "r2"})
 CLASSIFICATION_METRICS = ("roc_auc", "pr_auc", "log_loss", "brier", "accuracy", "f1")
+# a classification target with more than two classes: macro_f1 first; roc_auc is one-vs-rest
+MULTICLASS_METRICS = ("macro_f1", "accuracy", "log_loss", "roc_auc")
+# models that refuse NaN: `features.impute: null` imputes for these only
+NEEDS_IMPUTATION = frozenset({"sklearn-logreg"})
 REGRESSION_METRICS = ("rmse", "mae", "r2")
 _MEAN_ONLY: list[RollingStat] = ["mean"]
 _SUFFIX_FORMATS = {
@@ -153,11 +158,19 @@ class TemporalFeature(_Section):
 
 
 class FeatureSpec(_Section):
-    """The feature pipeline; every fitted step is fitted on the train split only."""
+    """The feature pipeline; every fitted step is fitted on the train split only.
+
+    ``impute``: true fills missing numeric values with the train median and categorical ones
+    with the train's most frequent category, adding a ``COLUMN__missing`` 0/1 feature for each
+    column that had missing values in train; null (default) does the numeric part only for
+    models that cannot take NaN (sklearn-logreg), so no model that trained before changes;
+    false never imputes (categorical gaps stay a ``(missing)`` category, as always).
+    """
 
     numeric: list[NumericFeature] = Field(default_factory=list)
     categorical: list[CategoricalFeature] = Field(default_factory=list)
     temporal: list[TemporalFeature] = Field(default_factory=list)
+    impute: bool | None = Field(None, description="null: numeric, for sklearn-logreg only")
 
 
 class Rule(_Section):
@@ -209,7 +222,9 @@ class TuneSpec(_Section):
 
     trials: int = Field(0, ge=0)
     timeout_s: float | None = Field(None, gt=0)
-    metric: TuneMetric | None = Field(None, description="null: roc_auc or rmse by task")
+    metric: TuneMetric | None = Field(
+        None, description="null: roc_auc or rmse by task (log_loss for more than two classes)"
+    )
     direction: Literal["maximize", "minimize"] | None = None
     pruning: bool = True
     seed: int = 0
@@ -220,7 +235,9 @@ class TuneSpec(_Section):
 class MetricsSpec(_Section):
     """Test-set metrics with bootstrap CIs, calibration and fairness."""
 
-    primary: str | None = Field(None, description="null: roc_auc or rmse by task")
+    primary: str | None = Field(
+        None, description="null: roc_auc or rmse by task (macro_f1 for more than two classes)"
+    )
     secondary: list[str] = Field(default_factory=list, description="empty: all for the task")
     resamples: int = Field(1000, ge=10)
     confidence: float = Field(0.95, gt=0, lt=1)
@@ -275,6 +292,26 @@ class TrainConfig(_Section):
         """The metric tuning optimises, or the task's default."""
         return self.tune.metric or ("roc_auc" if self.data.task == "classification" else "rmse")
 
+    @property
+    def impute(self) -> Impute:
+        """What the feature pipeline imputes: features.impute resolved for model.kind."""
+        if self.features.impute is None:
+            return "numeric" if self.model.kind in NEEDS_IMPUTATION else "off"
+        return "all" if self.features.impute else "off"
+
+    def for_classes(self, n_classes: int) -> TrainConfig:
+        """This config for a target of `n_classes` classes: for more than two, defaults become
+        macro_f1 (metrics.primary) and log_loss (tune.metric), and binary-only choices fail
+        with a `TrainConfigError` naming the key to change; otherwise the config unchanged."""
+        if self.data.task != "classification" or n_classes <= 2:
+            return self
+        problems = _multiclass_checks(self, n_classes)
+        if problems:
+            raise TrainConfigError("\n".join(problems))
+        metrics = self.metrics.model_copy(update={"primary": self.metrics.primary or "macro_f1"})
+        tune = self.tune.model_copy(update={"metric": "log_loss"})
+        return self.model_copy(update={"metrics": metrics, "tune": tune})
+
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         problems = _cross_checks(self)
@@ -306,7 +343,9 @@ def _cross_checks(c: TrainConfig) -> list[str]:
         out.append("model.kind: sklearn-logreg is a classifier; use lightgbm or sklearn-hgb")
     if base == "rules" and not c.baseline.rules:
         out.append("baseline.rules: a rules baseline needs at least one rule")
-    allowed = CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS
+    allowed: tuple[str, ...] = REGRESSION_METRICS
+    if task == "classification":
+        allowed = tuple(dict.fromkeys(CLASSIFICATION_METRICS + MULTICLASS_METRICS))
     for name in [c.primary_metric, *c.metrics.secondary]:
         if name not in allowed:
             out.append(f"metrics: {name!r} is not a {task} metric; choose from {list(allowed)}")
@@ -316,6 +355,22 @@ def _cross_checks(c: TrainConfig) -> list[str]:
     wanted = "maximize" if c.tune_metric in MAXIMISED else "minimize"
     if c.tune.direction is not None and c.tune.direction != wanted:
         out.append(f"tune.direction: {c.tune_metric} must {wanted}; drop direction or fix it")
+    return out
+
+
+def _multiclass_checks(c: TrainConfig, n_classes: int) -> list[str]:
+    where = f"data.target: {c.data.target!r} has {n_classes} classes"
+    out = [
+        f"features.categorical: {where}; target encoding needs a binary or numeric target, "
+        f"use encoding: onehot for {cat.columns}"
+        for cat in c.features.categorical
+        if cat.encoding == "target"
+    ]
+    for name in [c.metrics.primary or "macro_f1", *c.metrics.secondary]:
+        if name not in MULTICLASS_METRICS:
+            out.append(f"metrics: {where}; {name!r} is binary-only, use {list(MULTICLASS_METRICS)}")
+    if c.tune.metric not in (None, "log_loss") or c.tune.direction == "maximize":
+        out.append(f"tune: {where}; multiclass tuning minimises log_loss, drop metric/direction")
     return out
 
 

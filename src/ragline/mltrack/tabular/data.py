@@ -4,10 +4,13 @@
     y, classes = encode_target(frame[config.data.target], config.data)
 
 The frame's index is reset to 0..n-1, so split and `FitRecord` row labels are row positions in
-the file. Classification is binary: labels map to 0/1 with ``classes = (negative, positive)``.
+the file. A binary target maps to 0/1 with ``classes = (negative, positive)``; a target of more
+than two classes (multiclass) maps to 0..K-1, the positions of its labels in the sorted ``classes``.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -70,8 +73,12 @@ def _native(value: object) -> Label:
     return str(item)
 
 
-def encode_target(series: pd.Series, spec: DataSpec) -> tuple[FloatArray, tuple[Label, ...] | None]:
-    """0/1 targets and (negative, positive) classes, or float targets and None for regression.
+def encode_target(
+    series: pd.Series, spec: DataSpec, classes: Sequence[Label] | None = None
+) -> tuple[FloatArray, tuple[Label, ...] | None]:
+    """0/1 targets and (negative, positive) classes, class positions 0..K-1 and the K sorted
+    labels (multiclass), or float targets and None for regression. ``classes`` (a trained
+    model's) fixes the encoding of a multiclass target instead of the labels found in `series`.
 
     Example:
         >>> from pathlib import Path
@@ -79,6 +86,8 @@ def encode_target(series: pd.Series, spec: DataSpec) -> tuple[FloatArray, tuple[
         >>> y, classes = encode_target(pd.Series(["no", "yes", "no"]), spec)
         >>> y.tolist(), classes
         ([0.0, 1.0, 0.0], ('no', 'yes'))
+        >>> encode_target(pd.Series(["b", "c", "a"]), spec)
+        (array([1., 2., 0.]), ('a', 'b', 'c'))
     """
     if spec.task == "regression":
         if not pd.api.types.is_numeric_dtype(series):
@@ -86,12 +95,21 @@ def encode_target(series: pd.Series, spec: DataSpec) -> tuple[FloatArray, tuple[
                 f"data.target: {spec.target!r} is {series.dtype}; regression needs numbers"
             )
         return series.to_numpy(dtype=np.float64), None
+    if classes is not None and len(classes) > 2:
+        return _positions(series, tuple(classes), spec.target), tuple(classes)
     labels = sorted({_native(v) for v in series.unique()}, key=str)
-    if len(labels) != 2:
+    if len(labels) < 2:
         raise DataError(
-            f"data.target: {spec.target!r} has {len(labels)} classes {labels[:5]}; classification "
-            "here is binary: map the labels to two classes (or use task: regression)"
+            f"data.target: {spec.target!r} has only the class {labels}; classification needs "
+            "two or more (or use task: regression)"
         )
+    if len(labels) > 2:
+        if spec.positive_label is not None:
+            raise DataError(
+                f"data.positive_label: {spec.target!r} has {len(labels)} classes {labels[:5]}; "
+                "remove positive_label to train a multiclass model, or map the labels to two"
+            )
+        return _positions(series, tuple(labels), spec.target), tuple(labels)
     positive = labels[1]
     if spec.positive_label is not None:
         matches = [c for c in labels if str(c) == str(spec.positive_label)]
@@ -101,3 +119,15 @@ def encode_target(series: pd.Series, spec: DataSpec) -> tuple[FloatArray, tuple[
     negative = labels[0] if positive == labels[1] else labels[1]
     y = (series.astype(str) == str(positive)).to_numpy(dtype=np.float64)
     return y, (negative, positive)
+
+
+def _positions(series: pd.Series, classes: tuple[Label, ...], target: str) -> FloatArray:
+    index = {str(c): float(i) for i, c in enumerate(classes)}
+    y = series.astype(str).map(index).to_numpy(dtype=np.float64, na_value=np.nan)
+    if np.isnan(y).any():
+        unknown = sorted({str(v) for v in series[np.isnan(y)].unique()})[:5]
+        raise DataError(
+            f"data.target: {target!r} holds labels {unknown} the model was not trained on "
+            f"(it knows {list(classes)[:10]}); drop those rows"
+        )
+    return np.asarray(y, dtype=np.float64)

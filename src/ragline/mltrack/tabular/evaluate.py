@@ -9,8 +9,12 @@ CIs are percentile bootstraps over test rows via `ragline.evals.stats.bootstrap_
 values are row indices, and each metric is computed on the resampled (label, score) pairs, so
 ROC-AUC and F1 get honest intervals too. Deltas resample the same rows for model and baseline
 (paired). A resample where a metric is undefined (one class only) counts at the full-sample value.
-Scores are positive-class probabilities (labels 0/1) or regression predictions. ``per_row`` keeps
-each row's label, score and losses, for later paired comparisons between runs.
+Scores are positive-class probabilities (labels 0/1) or regression predictions; for a multiclass
+model they are an (n, K) matrix of class probabilities (labels 0..K-1), scored with macro_f1,
+accuracy, log_loss and one-vs-rest roc_auc (the mean over classes, skipping a class a resample
+lacks), a per-class precision/recall/F1 report and top-label calibration (the predicted class's
+probability against being right); fairness is binary-only. ``per_row`` keeps each row's label,
+score and losses, for later paired comparisons between runs.
 """
 
 from __future__ import annotations
@@ -26,11 +30,12 @@ from ragline.evals.metrics import classical
 from ragline.evals.metrics.fairness import FairnessReport, fairness_report
 from ragline.evals.result import Aggregate
 from ragline.evals.stats import bootstrap_ci
-from ragline.mltrack.tabular.config import MAXIMISED, MetricsSpec, Task
+from ragline.mltrack.tabular.config import MAXIMISED, MULTICLASS_METRICS, MetricsSpec, Task
 
 FloatArray = npt.NDArray[np.float64]
-Point = Callable[[FloatArray, FloatArray, float], float | None]
 Batch = Callable[[FloatArray, FloatArray, float], FloatArray]  # (R, n) resamples -> (R,)
+IntArray = npt.NDArray[np.intp]
+AtRows = Callable[[IntArray], FloatArray]  # (R, n) row indices -> one value per resample
 _EPS = 1e-15
 
 
@@ -61,6 +66,11 @@ def _f1_batch(y: FloatArray, s: FloatArray, t: float) -> FloatArray:
         return np.asarray(2.0 * tp / (2.0 * tp + wrong), dtype=np.float64)
 
 
+def _macro_f1_batch(y: FloatArray, s: FloatArray, t: float) -> FloatArray:
+    negatives = _f1_batch(1.0 - y, (s < t).astype(np.float64), 0.5)
+    return np.asarray((_f1_batch(y, s, t) + negatives) / 2.0, dtype=np.float64)
+
+
 def _r2_batch(y: FloatArray, s: FloatArray, _t: float) -> FloatArray:
     sse = ((y - s) ** 2).sum(axis=-1)
     sst = ((y - y.mean(axis=-1, keepdims=True)) ** 2).sum(axis=-1)
@@ -75,14 +85,6 @@ def _mean_of(rows: Callable[[FloatArray, FloatArray, float], FloatArray]) -> Bat
     return batch
 
 
-def _single(batch: Batch) -> Point:
-    def point(y: FloatArray, s: FloatArray, t: float) -> float | None:
-        value = float(batch(y[None, :], s[None, :], t)[0]) if y.size else float("nan")
-        return None if np.isnan(value) else value
-
-    return point
-
-
 _ROWS: dict[str, Callable[[FloatArray, FloatArray, float], FloatArray]] = {
     "log_loss": lambda y, s, _t: _log_loss_rows(y, s),
     "brier": lambda y, s, _t: (s - y) ** 2,
@@ -94,10 +96,73 @@ _BATCH: dict[str, Batch] = {
     "roc_auc": _auc_batch,
     "pr_auc": _pr_auc_batch,
     "f1": _f1_batch,
+    "macro_f1": lambda y, s, t: _macro_f1_batch(y, s, t),
     "r2": _r2_batch,
     "rmse": lambda y, s, t: np.sqrt(_mean_of(_ROWS["squared_error"])(y, s, t)),
     **{name: _mean_of(_ROWS[name]) for name in ("log_loss", "brier", "accuracy", "mae")},
 }
+
+
+def _nanmean(stack: FloatArray) -> FloatArray:
+    """The mean over axis 0 of the values that are not NaN (NaN where none is), silently."""
+    kept = ~np.isnan(stack)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asarray(np.where(kept, stack, 0.0).sum(axis=0) / kept.sum(axis=0))
+
+
+def _macro_f1(y: IntArray, p: FloatArray) -> AtRows:
+    pred = p.argmax(axis=1)
+
+    def at(idx: IntArray) -> FloatArray:
+        t, q, per_class = y[idx], pred[idx], []
+        for c in range(p.shape[1]):  # a class neither present nor predicted is skipped
+            tp, wrong = ((q == c) & (t == c)).sum(-1), ((q == c) != (t == c)).sum(-1)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                per_class.append(np.where(tp + wrong > 0, 2.0 * tp / (2.0 * tp + wrong), np.nan))
+        return _nanmean(np.stack(per_class))
+
+    return at
+
+
+def _ovr_auc(y: IntArray, p: FloatArray) -> AtRows:
+    def at(idx: IntArray) -> FloatArray:
+        hits = [(y[idx] == c).astype(np.float64) for c in range(p.shape[1])]
+        return _nanmean(np.stack([_auc_batch(h, p[:, c][idx], 0.5) for c, h in enumerate(hits)]))
+
+    return at
+
+
+def _row_mean(rows: FloatArray) -> AtRows:
+    return lambda idx: np.asarray(rows[idx].mean(axis=-1), dtype=np.float64)
+
+
+def _multi_rows(y: IntArray, p: FloatArray) -> dict[str, FloatArray]:
+    top = p[np.arange(len(y)), y]
+    loss = -np.log(np.clip(top, _EPS, 1.0))
+    return {"log_loss": loss, "accuracy": (p.argmax(axis=1) == y).astype(np.float64)}
+
+
+def _at_rows(name: str, y: FloatArray, s: FloatArray, t: float) -> AtRows:
+    """`name` over resampled row indices; `s` is a score per row, or (multiclass) a matrix."""
+    if s.ndim == 1:
+        batch = _BATCH[name]
+        return lambda idx: batch(y[idx], s[idx], t)
+    labels = y.astype(np.intp)
+    if name == "macro_f1":
+        return _macro_f1(labels, s)
+    if name == "roc_auc":
+        return _ovr_auc(labels, s)
+    rows = _multi_rows(labels, s)
+    if name not in rows:
+        raise ValueError(f"{name!r} is not a multiclass metric; choose from {MULTICLASS_METRICS}")
+    return _row_mean(rows[name])
+
+
+def _point(stat: AtRows, n: int) -> float | None:
+    value = float(stat(np.arange(n, dtype=np.intp)[None, :])[0]) if n else float("nan")
+    return None if np.isnan(value) else value
+
+
 _PER_ROW = {
     "classification": ("log_loss", "brier", "accuracy"),
     "regression": ("mae", "squared_error"),
@@ -116,7 +181,7 @@ def metric_value(
     if name not in _BATCH:
         raise ValueError(f"unknown metric {name!r}; choose from {sorted(_BATCH)}")
     y, s = np.asarray(y_true, dtype=np.float64), np.asarray(score, dtype=np.float64)
-    return _single(_BATCH[name])(y, s, threshold)
+    return _point(_at_rows(name, y, s, threshold), len(y))
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +208,19 @@ class EvalReport:
     per_row: dict[str, FloatArray]
     calibration: Calibration | None = None
     fairness: FairnessReport | None = None
+    per_class: tuple[ClassReport, ...] = ()  # multiclass only
+
+
+@dataclass(frozen=True, slots=True)
+class ClassReport:
+    """One class of a multiclass evaluation: precision, recall, F1 (None when undefined) and
+    support (its rows)."""
+
+    label: str
+    precision: float | None
+    recall: float | None
+    f1: float | None
+    support: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,11 +255,11 @@ def _resampled_ci(
 
 
 def _aggregate(name: str, y: FloatArray, s: FloatArray, spec: MetricsSpec) -> Aggregate:
-    batch, t = _BATCH[name], spec.threshold
-    value = _single(batch)(y, s, t)
+    stat = _at_rows(name, y, s, spec.threshold)
+    value = _point(stat, len(y))
     if value is None:
         return Aggregate(name, None, 0, len(y))
-    ci = _resampled_ci(len(y), lambda idx: batch(y[idx], s[idx], t), value, spec)
+    ci = _resampled_ci(len(y), stat, value, spec)
     low, high = ci if ci is not None else (None, None)
     return Aggregate(name, value, len(y), 0, low, high)
 
@@ -199,9 +277,11 @@ def evaluate(
     metrics: Sequence[str],
     spec: MetricsSpec,
     groups: npt.ArrayLike | None = None,
+    classes: Sequence[object] = (),
 ) -> EvalReport:
     """Metrics with CIs; for classification also calibration, and fairness when ``groups``
-    (the protected attribute per row) is given.
+    (the protected attribute per row) is given; multiclass (``score`` an (n, K) matrix) also
+    the per-class report, its rows named by ``classes`` (default: their positions).
 
     Example:
         >>> r = evaluate([0, 1, 0, 1], [0.2, 0.9, 0.4, 0.6], task="classification",
@@ -210,9 +290,14 @@ def evaluate(
         (1.0, True)
     """
     y, s = np.asarray(y_true, dtype=np.float64), np.asarray(score, dtype=np.float64)
-    if y.shape != s.shape or y.ndim != 1:
-        raise ValueError(f"expected two 1-D arrays of equal length, got {y.shape} and {s.shape}")
+    if y.shape != s.shape[:1] or y.ndim != 1 or s.ndim > 2:
+        raise ValueError(
+            f"expected 1-D labels and scores (or an (n, K) matrix) of equal length, "
+            f"got {y.shape} and {s.shape}"
+        )
     out = {name: _aggregate(name, y, s, spec) for name in metrics}
+    if s.ndim == 2:
+        return _multiclass_report(out, y.astype(np.intp), s, spec, classes)
     per_row = {"y_true": y, "score": s}
     per_row |= {name: _ROWS[name](y, s, spec.threshold) for name in _PER_ROW[task]}
     if task != "classification":
@@ -224,6 +309,32 @@ def evaluate(
             y.astype(np.int64), decisions, np.asarray(groups), min_count=spec.fairness_min_count
         )
     return EvalReport(out, per_row, _calibration(y, s, spec.calibration_bins), fairness)
+
+
+def _multiclass_report(
+    metrics: dict[str, Aggregate],
+    y: IntArray,
+    p: FloatArray,
+    spec: MetricsSpec,
+    classes: Sequence[object],
+) -> EvalReport:
+    rows = _multi_rows(y, p)
+    pred, top = p.argmax(axis=1), p.max(axis=1)
+    per_row = {"y_true": y.astype(np.float64), "score": top, "predicted": pred.astype(np.float64)}
+    calibration = _calibration(rows["accuracy"], top, spec.calibration_bins)
+    names = [str(c) for c in classes] or [str(c) for c in range(p.shape[1])]
+    report = tuple(_class_report(names[c], y == c, pred == c) for c in range(p.shape[1]))
+    return EvalReport(metrics, per_row | rows, calibration, None, report)
+
+
+def _class_report(
+    label: str, true: npt.NDArray[np.bool_], pred: npt.NDArray[np.bool_]
+) -> ClassReport:
+    tp, predicted, support = int((true & pred).sum()), int(pred.sum()), int(true.sum())
+    precision = tp / predicted if predicted else None
+    recall = tp / support if support else None
+    f1 = 2 * tp / (predicted + support) if predicted + support else None
+    return ClassReport(label, precision, recall, f1, support)
 
 
 def compare(
@@ -250,14 +361,12 @@ def compare(
 def _delta(
     name: str, y: FloatArray, s: FloatArray, b: FloatArray, spec: MetricsSpec
 ) -> MetricDelta:
-    batch, t = _BATCH[name], spec.threshold
-    model_value, base_value = _single(batch)(y, s, t), _single(batch)(y, b, t)
+    model, base = _at_rows(name, y, s, spec.threshold), _at_rows(name, y, b, spec.threshold)
+    model_value, base_value = _point(model, len(y)), _point(base, len(y))
     if model_value is None or base_value is None:
         return MetricDelta(name, None, None, None, None)
     delta = model_value - base_value
-    ci = _resampled_ci(
-        len(y), lambda idx: batch(y[idx], s[idx], t) - batch(y[idx], b[idx], t), delta, spec
-    )
+    ci = _resampled_ci(len(y), lambda idx: model(idx) - base(idx), delta, spec)
     if ci is None:
         return MetricDelta(name, delta, None, None, None)
     improved = None

@@ -9,8 +9,11 @@ Numeric columns get ``log`` (sign(x)·log1p(|x|), nothing fitted), ``standardize
 std) and quantile ``bin`` (train edges). Categorical columns get one-hot (train categories, unseen
 ones all-zero) or target encoding: each train row is encoded by a mapping fitted on the *other*
 K-1 folds (out-of-fold, so a row never sees its own label), and valid/test rows by the mapping
-fitted on the whole train split. Every fit is traced as a `FitRecord` naming the rows it saw, so
-the leakage checks can prove that nothing was fitted on validation or test rows.
+fitted on the whole train split. Imputing (`TrainConfig.impute`), a missing number takes the
+train median before the ops, a missing category the most frequent train one, and a column with
+gaps in train gets a 0/1 ``COLUMN__missing`` feature (after all others). Every fit is traced as
+a `FitRecord` naming the rows it saw, so the leakage checks can prove that nothing was fitted on
+valid or test rows.
 
 The fitted state is a pydantic model that round-trips through JSON (``features.json`` beside the
 model), so serving can rebuild the same features without unpickling anything.
@@ -31,7 +34,7 @@ from pydantic import BaseModel, ConfigDict
 from sklearn.model_selection import KFold
 
 from ragline.mltrack.errors import DataError
-from ragline.mltrack.tabular.config import CategoricalFeature, FeatureSpec, NumericFeature
+from ragline.mltrack.tabular.config import CategoricalFeature, FeatureSpec, Impute, NumericFeature
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -71,29 +74,37 @@ class OpState(_State):
     values: tuple[float, ...] = ()
 
 
-class NumericStep(_State):
-    """A numeric input column and the ops that turn it into feature ``name``."""
+class _Step(_State):
+    """A raw input ``column``; ``indicator``: its 0/1 missing-value feature (gaps in train)."""
 
     column: str
+    indicator: str | None = None
+
+
+class NumericStep(_Step):
+    """A numeric input column and the ops that turn it into feature ``name``; ``fill`` (the
+    train median) replaces missing values first, when imputing."""
+
     name: str
     ops: tuple[OpState, ...] = ()
+    fill: float | None = None
 
 
-class OneHotStep(_State):
-    """One 0/1 feature per kept train category."""
+class OneHotStep(_Step):
+    """One 0/1 feature per kept train category; ``fill`` replaces a missing category."""
 
-    column: str
     categories: tuple[str, ...]
     names: tuple[str, ...]
+    fill: str | None = None
 
 
-class TargetStep(_State):
+class TargetStep(_Step):
     """Smoothed mean target per category, fitted on the whole train split; unseen -> prior."""
 
-    column: str
     name: str
     prior: float
     mapping: dict[str, float]
+    fill: str | None = None
 
 
 class FeaturePipeline(_State):
@@ -113,13 +124,17 @@ class FeaturePipeline(_State):
     def feature_names(self) -> tuple[str, ...]:
         """Output columns, in the order the model sees them."""
         onehot = [n for step in self.onehot for n in step.names]
-        return (*(s.name for s in self.numeric), *onehot, *(s.name for s in self.target))
+        flags = [s.indicator for s in self._steps if s.indicator]
+        return (*(s.name for s in self.numeric), *onehot, *(s.name for s in self.target), *flags)
+
+    @property
+    def _steps(self) -> tuple[_Step, ...]:
+        return (*self.numeric, *self.onehot, *self.target)
 
     @property
     def input_columns(self) -> tuple[str, ...]:
         """Raw columns ``transform`` reads."""
-        columns = [s.column for s in self.numeric] + [s.column for s in self.onehot]
-        return tuple(dict.fromkeys(columns + [s.column for s in self.target]))
+        return tuple(dict.fromkeys(s.column for s in self._steps))
 
     def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The features of ``frame``'s rows (raw columns, temporal ones already added)."""
@@ -144,14 +159,18 @@ class FeaturePipeline(_State):
         if missing:
             raise DataError(f"columns {missing} are missing; the model was trained with them")
         out: dict[str, FloatArray] = {}
+        for step in self._steps:
+            if step.indicator:
+                out[step.indicator] = frame[step.column].isna().to_numpy(dtype=np.float64)
         for num in self.numeric:
-            out[num.name] = _apply_ops(_floats(frame[num.column], num.column), num.ops)
+            x = _floats(frame[num.column], num.column)
+            out[num.name] = _apply_ops(_filled(x, num.fill), num.ops)
         for hot in self.onehot:
-            cats = as_categories(frame[hot.column])
+            cats = as_categories(frame[hot.column], hot.fill)
             for category, name in zip(hot.categories, hot.names, strict=True):
                 out[name] = (cats == category).astype(np.float64)
         for te in self.target:
-            out[te.name] = _encode(as_categories(frame[te.column]), te.mapping, te.prior)
+            out[te.name] = _encode(as_categories(frame[te.column], te.fill), te.mapping, te.prior)
         return out
 
 
@@ -173,10 +192,15 @@ def _floats(series: pd.Series, column: str) -> FloatArray:
     return np.asarray(series.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
 
 
-def as_categories(series: pd.Series) -> npt.NDArray[np.str_]:
-    """Values as strings, missing ones as ``"(missing)"`` (one category of their own)."""
-    text = series.astype(str).to_numpy(dtype=str)
-    return np.where(series.isna().to_numpy(), MISSING, text)
+def as_categories(series: pd.Series, fill: str | None = None) -> npt.NDArray[np.str_]:
+    """Values as strings, missing ones as ``fill`` (imputing) or else ``"(missing)"``."""
+    # via object: pandas 3 cuts a str column with gaps to one character in to_numpy(dtype=str)
+    text = series.astype(str).to_numpy(dtype=object).astype(str)
+    return np.where(series.isna().to_numpy(), MISSING if fill is None else fill, text)
+
+
+def _filled(x: FloatArray, fill: float | None) -> FloatArray:
+    return x if fill is None else np.where(np.isnan(x), fill, x)
 
 
 def _apply_ops(x: FloatArray, ops: Sequence[OpState]) -> FloatArray:
@@ -249,36 +273,63 @@ def _expand(patterns: Sequence[str], columns: Sequence[str], where: str) -> list
 class _Fitter:
     """Fits every step on ``train_rows`` of ``frame``; collects states, train columns, records."""
 
-    def __init__(self, frame: pd.DataFrame, train_index: IntArray, y: FloatArray, seed: int):
+    def __init__(
+        self, frame: pd.DataFrame, train_index: IntArray, y: FloatArray, seed: int, impute: Impute
+    ):
         self.train = frame.loc[train_index]
-        self.index, self.y, self.seed = train_index, y, seed
+        self.index, self.y, self.seed, self.impute = train_index, y, seed, impute
         self.names = _Names()
         self.records: list[FitRecord] = []
         self.columns: dict[str, FloatArray] = {}
 
+    def _indicator(self, column: str, gaps: npt.NDArray[np.bool_]) -> str | None:
+        if not gaps.any():
+            return None
+        name = self.names.take(f"{column}__missing")
+        self.columns[name] = gaps.astype(np.float64)
+        return name
+
     def numeric(self, spec: NumericFeature, column: str) -> NumericStep:
         x = _floats(self.train[column], column)
-        if spec.ops and np.isnan(x).all():
+        imputing = self.impute != "off"
+        if (spec.ops or imputing) and np.isnan(x).all():
             raise DataError(f"features.numeric: {column!r} has no values in the train split")
-        step = NumericStep(column=column, name=self.names.take(column), ops=_fit_ops(x, spec))
+        fill = float(np.nanmedian(x)) if imputing else None
+        name, gaps = self.names.take(column), np.isnan(x)
+        x = _filled(x, fill)
+        step = NumericStep(column=column, name=name, ops=_fit_ops(x, spec), fill=fill)
         if any(op.op != "log" for op in step.ops):
             self.records.append(FitRecord(f"numeric:{column}", (column,), self.index))
         self.columns[step.name] = _apply_ops(x, step.ops)
+        if imputing:
+            self.records.append(FitRecord(f"impute:{column}", (column,), self.index))
+            step = step.model_copy(update={"indicator": self._indicator(column, gaps)})
         return step
 
+    def categories(self, column: str) -> tuple[npt.NDArray[np.str_], dict[str, str | None]]:
+        """Train categories (imputed when imputing all), and the step's fill and indicator."""
+        series = self.train[column]
+        if self.impute != "all":
+            return as_categories(series), {}
+        ranked = [c for c in _ranked(as_categories(series)) if c != MISSING]
+        if not ranked:
+            raise DataError(f"features.categorical: {column!r} has no values in the train split")
+        self.records.append(FitRecord(f"impute:{column}", (column,), self.index))
+        indicator = self._indicator(column, series.isna().to_numpy())
+        return as_categories(series, ranked[0]), {"fill": ranked[0], "indicator": indicator}
+
     def onehot(self, spec: CategoricalFeature, column: str) -> OneHotStep:
-        cats = as_categories(self.train[column])
-        counts = pd.Series(cats).value_counts()
-        ranked = sorted(counts.items(), key=lambda kv: (-int(kv[1]), str(kv[0])))
-        kept = tuple(sorted(str(k) for k, _ in ranked[: spec.max_categories]))
+        cats, imputed = self.categories(column)
+        kept = tuple(sorted(_ranked(cats)[: spec.max_categories]))
         names = tuple(self.names.take(f"{column}={c}") for c in kept)
         for category, name in zip(kept, names, strict=True):
             self.columns[name] = (cats == category).astype(np.float64)
         self.records.append(FitRecord(f"onehot:{column}", (column,), self.index))
-        return OneHotStep(column=column, categories=kept, names=names)
+        step = OneHotStep(column=column, categories=kept, names=names)
+        return step.model_copy(update=imputed)
 
     def target(self, spec: CategoricalFeature, column: str) -> TargetStep:
-        cats = as_categories(self.train[column])
+        cats, imputed = self.categories(column)
         if spec.folds > len(cats):
             raise DataError(f"features.categorical: folds={spec.folds} > {len(cats)} train rows")
         oof = np.empty(len(cats), dtype=np.float64)
@@ -295,7 +346,13 @@ class _Fitter:
         # applied to rows outside train only; `train` fills transformed_index once it knows them
         self.records.append(FitRecord(f"target:{column}", (column,), self.index, None, True))
         self.columns[name] = oof
-        return full.model_copy(update={"column": column, "name": name})
+        return full.model_copy(update={"column": column, "name": name} | imputed)
+
+
+def _ranked(cats: npt.NDArray[np.str_]) -> list[str]:
+    """Categories, most frequent first (ties by name)."""
+    counts = pd.Series(cats).value_counts()
+    return [str(k) for k, _ in sorted(counts.items(), key=lambda kv: (-int(kv[1]), str(kv[0])))]
 
 
 def fit_features(
@@ -306,9 +363,11 @@ def fit_features(
     *,
     temporal: Sequence[str] = (),
     seed: int = 0,
+    impute: Impute = "off",
 ) -> FeatureFit:
     """Fit ``spec`` on the rows ``train_index`` of ``frame`` (``y_train``: their 0/1 or numeric
     targets, for target encoding); ``temporal`` columns pass through as numeric features.
+    ``impute``: "numeric" (medians), "all" (and most frequent categories) or "off".
 
     Example:
         >>> frame = pd.DataFrame({"x": [1.0, 2.0, 3.0, 9.0], "c": ["a", "b", "a", "b"]})
@@ -320,7 +379,7 @@ def fit_features(
     y = np.asarray(y_train, dtype=np.float64)
     if len(y) != len(train_index):
         raise DataError(f"{len(y)} targets for {len(train_index)} train rows; pass one per row")
-    fitter = _Fitter(frame, np.asarray(train_index, dtype=np.int64), y, seed)
+    fitter = _Fitter(frame, np.asarray(train_index, dtype=np.int64), y, seed, impute)
     columns = [str(c) for c in frame.columns]
     numeric: list[NumericStep] = []
     for num in spec.numeric:

@@ -312,11 +312,17 @@ def evaluate_job(
     data_dir: Path,
 ) -> EvalReport:
     """Score a registered version (by number, or the one in `stage`) on a labelled table:
-    the task's metrics with bootstrap CIs and, for classification, calibration."""
+    the task's metrics with bootstrap CIs and, for classification, calibration (multiclass:
+    macro_f1 first, and the per-class report)."""
     from ragline.mltrack.tabular.artifacts import load_model, load_pipeline
-    from ragline.mltrack.tabular.config import CLASSIFICATION_METRICS, REGRESSION_METRICS, DataSpec
+    from ragline.mltrack.tabular.config import (
+        CLASSIFICATION_METRICS,
+        MULTICLASS_METRICS,
+        REGRESSION_METRICS,
+        DataSpec,
+    )
     from ragline.mltrack.tabular.data import encode_target
-    from ragline.mltrack.tabular.models import score_frame
+    from ragline.mltrack.tabular.models import model_output
 
     def both(folder: Path) -> tuple[TabularModel, FeaturePipeline | None]:
         return load_model(folder), load_pipeline(folder)
@@ -330,9 +336,16 @@ def evaluate_job(
     finally:
         registry.close()
     meta = model.meta
-    spec = DataSpec(path=data, target=meta.target, task=meta.task)
+    # a binary model scores the class it was trained on (its config's positive_label, kept
+    # as classes[-1]), not the larger sorted label; labels match as text, as in training
+    binary = meta.task == "classification" and len(meta.classes or ()) == 2
+    positive = str((meta.classes or ())[-1]) if binary else None
+    spec = DataSpec(path=data, target=meta.target, task=meta.task, positive_label=positive)
     frame = load_frame(spec)
-    y, _ = encode_target(frame[meta.target], spec)
-    names = CLASSIFICATION_METRICS if meta.task == "classification" else REGRESSION_METRICS
-    scores = score_frame(model, pipeline, frame)
-    return evaluate(y, scores, task=meta.task, metrics=names, spec=MetricsSpec())
+    y, _ = encode_target(frame[meta.target], spec, meta.classes)
+    names: tuple[str, ...] = REGRESSION_METRICS
+    if meta.task == "classification":
+        names = MULTICLASS_METRICS if meta.multiclass else CLASSIFICATION_METRICS
+    scores = model_output(model, pipeline, frame)
+    classes = meta.classes or ()
+    return evaluate(y, scores, task=meta.task, metrics=names, spec=MetricsSpec(), classes=classes)

@@ -3,11 +3,14 @@
     data = TrainData(x_train, y_train, x_valid, y_valid, task="classification", target="y")
     model = fit_model(ModelSpec(kind="lightgbm"), data, metric="roc_auc")
     scores = model.predict(x_test)       # positive-class probability, or the predicted value
+    probs = model.predict(x_test)        # multiclass: one column per class, rows sum to 1
 
 Boosters train on the train split and stop early on the validation split; the kept model is cut
 to its best iteration, so the model in memory is exactly the one `save_model` writes. ``on_round``
 receives the validation score after every boosting round (tuning reports it to Optuna's pruner).
-Targets are 0/1 for classification (``classes`` = [negative, positive]) or numbers.
+Targets are 0/1 for classification (``classes`` = [negative, positive]), class positions 0..K-1
+for multiclass (``classes`` holds K > 2 labels: softmax objectives, (n, K) probabilities), or
+numbers.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ LGB_METRICS = {
     "rmse": "rmse",
     "mae": "l1",
 }
+MULTI_METRICS = {"lightgbm": "multi_logloss", "xgboost": "mlogloss"}  # multiclass: log_loss only
 XGB_METRICS = {
     "roc_auc": "auc",
     "pr_auc": "aucpr",
@@ -66,6 +70,11 @@ class ModelMeta:
     params: Mapping[str, ParamValue] = field(default_factory=dict)
     best_iteration: int | None = None
 
+    @property
+    def multiclass(self) -> bool:
+        """A classifier of more than two classes: `predict` gives one column per class."""
+        return self.task == "classification" and len(self.classes or ()) > 2
+
 
 class TabularModel(Protocol):
     """A fitted model: ``predict`` gives positive-class probabilities or regression values."""
@@ -85,15 +94,40 @@ def _matrix(x: pd.DataFrame, features: tuple[str, ...]) -> FloatArray:
     return np.asarray(x[list(features)].to_numpy(dtype=np.float64, na_value=np.nan))
 
 
-def score_frame(
+def model_output(
     model: TabularModel, pipeline: FeaturePipeline | None, frame: pd.DataFrame
 ) -> FloatArray:
-    """Scores of raw rows, through the saved feature pipeline when there is one: straight into
-    the model's matrix, with no intermediate DataFrame (it dominates a one-row request).
-    Serving, `evaluate_job` and `deploy plan`'s latency probe all score rows this way."""
+    """The model's output for raw rows, through the saved feature pipeline when there is one:
+    straight into the model's matrix, with no intermediate DataFrame (it dominates a one-row
+    request). One score per row, or (multiclass) an (n, K) matrix of class probabilities."""
     if pipeline is None:
         return model.predict(frame)
     return model.predict_matrix(pipeline.matrix(frame, model.meta.features))
+
+
+def score_frame(
+    model: TabularModel, pipeline: FeaturePipeline | None, frame: pd.DataFrame
+) -> FloatArray:
+    """One score per raw row: the positive-class probability, the regression value, or
+    (multiclass) the probability of the predicted class. Serving and `deploy plan`'s latency
+    probe score rows this way; `predict_labels` adds the labels."""
+    out = model_output(model, pipeline, frame)
+    return out if out.ndim == 1 else np.asarray(out.max(axis=1), dtype=np.float64)
+
+
+def predict_labels(
+    model: TabularModel, pipeline: FeaturePipeline | None, frame: pd.DataFrame
+) -> tuple[FloatArray, npt.NDArray[np.intp] | None]:
+    """`score_frame`'s scores and each row's predicted class as a position in
+    ``meta.classes`` (None for regression): `class_labels`' rule for two classes, the most
+    probable class for more. ``POST /v1/predict``, ``ragline ml score`` and pyfunc use it."""
+    out, meta = model_output(model, pipeline, frame), model.meta
+    if out.ndim == 2:
+        best = np.asarray(out.argmax(axis=1), dtype=np.intp)
+        return np.asarray(out[np.arange(len(out)), best], dtype=np.float64), best
+    if meta.task != "classification" or not meta.classes:
+        return out, None
+    return out, np.where(out >= 0.5, len(meta.classes) - 1, 0).astype(np.intp)
 
 
 def class_labels(
@@ -156,6 +190,8 @@ class SklearnModel:
 
     def predict_matrix(self, matrix: FloatArray) -> FloatArray:
         """Scores of a float64 matrix whose columns are ``meta.features``, in order."""
+        if self.meta.multiclass:
+            return np.asarray(self.estimator.predict_proba(matrix), dtype=np.float64)
         if self.meta.task == "classification":
             return np.asarray(self.estimator.predict_proba(matrix)[:, 1], dtype=np.float64)
         return np.asarray(self.estimator.predict(matrix), dtype=np.float64)
@@ -183,6 +219,18 @@ class TrainData:
         """The feature names, in column order."""
         return tuple(str(c) for c in self.x_train.columns)
 
+    @property
+    def multiclass(self) -> bool:
+        """More than two classes: targets are class positions 0..K-1."""
+        return self.task == "classification" and len(self.classes or ()) > 2
+
+
+def _metric_name(library: str, multiclass: bool) -> Callable[[str], str]:
+    """A metric's native name; multiclass boosters watch their log loss whatever is asked
+    (`TrainConfig.for_classes` only lets log_loss through)."""
+    names = LGB_METRICS if library == "lightgbm" else XGB_METRICS
+    return lambda metric: MULTI_METRICS[library] if multiclass else names[metric]
+
 
 def _loss(task: Task) -> str:
     """Early stopping watches the task's loss: AUC plateaus while probabilities still improve."""
@@ -202,13 +250,16 @@ def _fit_lightgbm(
     spec: ModelSpec, data: TrainData, params: dict[str, ParamValue], metric: str, hook: RoundHook
 ) -> LightGBMModel:
     objective = "binary" if data.task == "classification" else "regression"
-    watched = dict.fromkeys([LGB_METRICS[_loss(data.task)], LGB_METRICS[metric]])
+    name = _metric_name("lightgbm", data.multiclass)
+    watched = dict.fromkeys([name(_loss(data.task)), name(metric)])
     native: dict[str, Any] = {"objective": objective, "metric": ",".join(watched)}
+    if data.multiclass:
+        native |= {"objective": "multiclass", "num_class": len(data.classes or ())}
     native |= {"verbosity": -1, "deterministic": True, "force_col_wise": True} | params
     names = list(data.features)
     train = lgb.Dataset(_matrix(data.x_train, data.features), data.y_train, feature_name=names)
     valid = lgb.Dataset(_matrix(data.x_valid, data.features), data.y_valid, reference=train)
-    callbacks = [_lgb_hook(hook, LGB_METRICS[metric])]
+    callbacks = [_lgb_hook(hook, name(metric))]
     if spec.early_stopping:  # on the first metric: the loss
         callbacks.append(lgb.early_stopping(spec.early_stopping, True, verbose=False))
     booster = lgb.train(
@@ -235,9 +286,12 @@ def _fit_xgboost(
 ) -> XGBoostModel:
     objective = "binary:logistic" if data.task == "classification" else "reg:squarederror"
     native: dict[str, Any] = {"objective": objective, "tree_method": "hist", "verbosity": 0}
+    if data.multiclass:
+        native |= {"objective": "multi:softprob", "num_class": len(data.classes or ())}
     native |= params
     # early stopping follows the last metric: the loss
-    watched = list(dict.fromkeys([XGB_METRICS[metric], XGB_METRICS[_loss(data.task)]]))
+    name = _metric_name("xgboost", data.multiclass)
+    watched = list(dict.fromkeys([name(metric), name(_loss(data.task))]))
     names = list(data.features)
     train = xgb.DMatrix(_matrix(data.x_train, data.features), data.y_train, feature_names=names)
     valid = xgb.DMatrix(_matrix(data.x_valid, data.features), data.y_valid, feature_names=names)
@@ -248,7 +302,7 @@ def _fit_xgboost(
         evals=[(valid, "valid")],
         early_stopping_rounds=spec.early_stopping or None,
         verbose_eval=False,
-        callbacks=[_XgbHook(hook, XGB_METRICS[metric])],
+        callbacks=[_XgbHook(hook, name(metric))],
     )
     rounds = booster.num_boosted_rounds()
     best = int(booster.best_iteration) + 1 if spec.early_stopping else rounds
@@ -275,12 +329,20 @@ def fit_sklearn(kind: ModelKind, data: TrainData, params: Mapping[str, ParamValu
     """Fit a scikit-learn model on the train split (no validation-based early stopping)."""
     x = _matrix(data.x_train, data.features)
     if kind == "sklearn-logreg" and np.isnan(x).any():
-        raise DataError("sklearn-logreg cannot take missing values; impute them or use lightgbm")
+        raise DataError(
+            "sklearn-logreg cannot take missing values; set features.impute to true or null "
+            "(the default), or use lightgbm"
+        )
     try:
         estimator = _sklearn_estimator(kind, data.task, dict(params))
     except TypeError as exc:
         raise TrainConfigError(f"model.params: {exc}; see the estimator's documentation") from exc
     target = data.y_train.astype(np.int64) if data.task == "classification" else data.y_train
+    if data.multiclass and len(np.unique(target)) < len(data.classes or ()):
+        raise DataError(
+            f"the train split lacks some of the classes {list(data.classes or ())[:10]}; "
+            "add rows of the rare classes or use a stratified split"
+        )
     estimator.fit(x, target)
     meta = ModelMeta(kind, data.task, data.features, data.target, data.classes, dict(params))
     return SklearnModel(meta, estimator)

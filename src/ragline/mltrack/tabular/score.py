@@ -8,8 +8,8 @@ Each input batch (pyarrow's `ParquetFile.iter_batches` or its streaming CSV read
 bounded by ``batch_rows``) is scored in one vectorised call, the way ``POST /v1/predict`` scores
 rows (`ragline.mltrack.tabular.models.score_frame` through the saved feature pipeline), so the
 scores are identical. The output holds the kept input columns, then ``score`` (the positive-class
-probability, or the regression value), ``label`` (classifiers only, `class_labels`' rule),
-``model`` and ``model_version``.
+probability, the regression value, or a multiclass model's probability of its predicted class),
+``label`` (classifiers only: `predict_labels`), ``model`` and ``model_version``.
 
 Every input file's columns are checked before anything is scored: a missing column is refused
 (`DataError` naming it and the file). The output is written to a temporary file beside it and
@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
@@ -226,7 +225,7 @@ def _label_values(scorer: Scorer) -> pa.Array | None:
     meta = scorer.model.meta
     if meta.task != "classification" or not meta.classes:
         return None
-    return pa.array([meta.classes[0], meta.classes[-1]])
+    return pa.array(list(meta.classes))  # binary: (negative, positive)
 
 
 def score_batch(
@@ -235,19 +234,19 @@ def score_batch(
     """One batch's output rows: the `keep` columns (default: all), then the predictions.
 
     The model's columns are converted to pandas (only those) and scored in one call of
-    `score_frame`, exactly as ``POST /v1/predict`` scores its rows.
+    `predict_labels`, exactly as ``POST /v1/predict`` scores its rows.
     """
-    from ragline.mltrack.tabular.models import score_frame
+    from ragline.mltrack.tabular.models import predict_labels
 
     frame = batch.select(list(scorer.required_columns)).to_pandas()
-    scores = np.asarray(score_frame(scorer.model, scorer.pipeline, frame), dtype=np.float64)
+    scores, best = predict_labels(scorer.model, scorer.pipeline, frame)
     kept = batch.select(list(keep) if keep is not None else batch.schema.names)
     names, arrays = list(kept.schema.names), list(kept.columns)
     names.append("score")
     arrays.append(pa.array(scores, pa.float64()))
     classes = _label_values(scorer)
-    if classes is not None:  # class_labels' rule: the positive class at or above 0.5
-        arrays.append(classes.take(pa.array((scores >= 0.5).astype(np.int8))))
+    if classes is not None and best is not None:
+        arrays.append(classes.take(pa.array(best)))
         names.append("label")
     names += ["model", "model_version"]
     arrays.append(pa.repeat(pa.scalar(scorer.name, pa.string()), len(scores)))

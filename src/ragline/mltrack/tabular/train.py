@@ -29,6 +29,7 @@ from ragline.mltrack.tabular.artifacts import require_empty, save_model
 from ragline.mltrack.tabular.baselines import Baseline, fit_baseline
 from ragline.mltrack.tabular.config import (
     CLASSIFICATION_METRICS,
+    MULTICLASS_METRICS,
     REGRESSION_METRICS,
     ParamValue,
     TrainConfig,
@@ -130,8 +131,10 @@ def _report_logs(report: EvalReport) -> dict[str, float]:
     return out
 
 
-def _metric_names(config: TrainConfig) -> list[str]:
-    every = CLASSIFICATION_METRICS if config.data.task == "classification" else REGRESSION_METRICS
+def _metric_names(config: TrainConfig, multiclass: bool) -> list[str]:
+    every: tuple[str, ...] = REGRESSION_METRICS
+    if config.data.task == "classification":
+        every = MULTICLASS_METRICS if multiclass else CLASSIFICATION_METRICS
     chosen = config.metrics.secondary or list(every)
     return list(dict.fromkeys([config.primary_metric, *chosen]))
 
@@ -154,6 +157,7 @@ def _prepare(config: TrainConfig, clock: _Stopwatch) -> Prepared:
     with clock("load"):
         frame = load_frame(spec)
         y, classes = encode_target(frame[spec.target], spec)
+        config = config.for_classes(len(classes or ()))  # multiclass: fails on binary-only keys
     with clock("features"):
         temporal: tuple[str, ...] = ()
         if config.features.temporal and spec.time_column is not None:
@@ -178,6 +182,7 @@ def _prepare(config: TrainConfig, clock: _Stopwatch) -> Prepared:
             config.features,
             temporal=temporal,
             seed=config.split.seed,
+            impute=config.impute,
         )
         x_valid = fit.pipeline.transform(frame.loc[split.valid])
         x_test = fit.pipeline.transform(frame.loc[split.test])
@@ -219,8 +224,9 @@ def train(config: TrainConfig, logger: RunLogger | None, out_dir: Path) -> Train
     require_empty(out_dir / "model")  # fail before the work, not after it
     log: RunLogger = logger if logger is not None else _NullLogger()
     prep = _prepare(config, clock)
+    config = config.for_classes(len(prep.data.classes or ()))
     _log_start(log, config, prep)
-    names, spec, split = _metric_names(config), config.metrics, prep.split
+    names, spec, split = _metric_names(config, prep.data.multiclass), config.metrics, prep.split
     y_test, test_rows = prep.y[split.test], prep.frame.loc[split.test]
     groups = None
     if config.data.protected is not None:
@@ -236,7 +242,13 @@ def train(config: TrainConfig, logger: RunLogger | None, out_dir: Path) -> Train
     with clock("evaluate"):
         scores = model.predict(prep.x_test)
         report = evaluate(
-            y_test, scores, task=config.data.task, metrics=names, spec=spec, groups=groups
+            y_test,
+            scores,
+            task=config.data.task,
+            metrics=names,
+            spec=spec,
+            groups=groups,
+            classes=prep.data.classes or (),
         )
         delta = compare(y_test, scores, base_scores, metrics=names, spec=spec)
     records = (*prep.records, *_model_records(config, prep))
@@ -328,7 +340,7 @@ def _report(result: TrainResult) -> dict[str, object]:
             for r in result.fit_records
         ],
         "timings_s": result.timings | {"wall": result.wall_s},
-    }
+    } | ({"per_class": [asdict(c) for c in evaluation.per_class]} if evaluation.per_class else {})
 
 
 class _NullLogger:

@@ -25,8 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ragline.mltrack.data.quality import DIMENSIONS
 from ragline.mltrack.errors import DataError, MltrackError
+from ragline.mltrack.tracking.audit import AuditEntry
 from ragline.mltrack.tracking.experiments import ExperimentRecord, Tracker
-from ragline.mltrack.tracking.registry import STAGES, AuditEntry, ModelRegistry, ModelVersionInfo
+from ragline.mltrack.tracking.registry import STAGES, ModelRegistry, ModelVersionInfo
 
 if TYPE_CHECKING:
     from ragline.mltrack.tabular.artifacts import ModelFile
@@ -184,12 +185,18 @@ def _data(inputs: CardInputs) -> list[str]:
     positive = sig.classes[-1] if sig and sig.classes else inputs.param("data.positive_label")
     out = ["## Data", f"- dataset version: {rec.plan.dataset_version if rec else ABSENT}"]
     out += [f"- table: {_cell(inputs.param('data.path'))}", f"- target: {_cell(target)}"]
-    out.append(f"- positive label: {_cell(positive)}")
+    classes = sig.classes if sig is not None and sig.classes else ()
+    multiclass = len(classes) > 2
+    if multiclass:
+        out.append(f"- classes: {', '.join(_cell(c) for c in classes)}")
+    else:
+        out.append(f"- positive label: {_cell(positive)}")
     sizes = ", ".join(
         f"{k} {n:,.0f}" for k in ("train", "valid", "test") if (n := _num(split, k)) is not None
     )
     out.append(f"- rows: {sizes or ABSENT} ({split.get('kind', 'split kind ' + ABSENT)} split)")
-    out.append(f"- positive rate: {_positive_rate(report)}")
+    if not multiclass:  # one class against the rest says nothing of K classes
+        out.append(f"- positive rate: {_positive_rate(report)}")
     features = report.get("features")
     out.append(f"- features: {len(features) if isinstance(features, list) else ABSENT}")
     quality = inputs.checks.quality

@@ -5,6 +5,8 @@
     registry.promote("churn", v.version, "staging", inputs, actor="ana")      # gates checked
     registry.promote("churn", v.version, "production", inputs, actor="ana")   # GateRefused names
     registry.rollback("churn", actor="ben")           # the previous production, in one step
+    registry.archive("churn", 4, actor="retrain", reason="refused by beats-production")
+    registry.verify_audit().intact                    # False names the first edited row
     model = registry.load("churn", "production", ragline.mltrack.tabular.artifacts.load_model)
 
 Stages are MLflow aliases (``development``, ``staging``, ``production``): an alias points at one
@@ -13,12 +15,15 @@ no stage (archived). `register` gives the new version ``development``; `promote`
 one stage on (a version reaches production only from staging) when every gate of
 `ragline.mltrack.tracking.gates.check_gates` passes, or when ``force=True`` (recorded as forced).
 
-The audit log (``ragline_registry_audit``) is append-only: rows are inserted, never updated or
-deleted. Every alias move adds a row for the version that arrives (register, promote, rollback)
-and one for the version it displaces (archive); every refusal adds a ``refuse`` row naming the
-failed gates. Replaying the log gives the production history, so `rollback` restores the version
-that was in production before the current one; rolling back again goes one further back. The
-alias moves happen first and the rows are appended after, in one transaction.
+The audit log (``ragline_registry_audit``, `ragline.mltrack.tracking.audit`) is append-only:
+the database refuses UPDATE and DELETE (triggers on SQLite and PostgreSQL) and each row is
+hash-chained to the one before it, so `verify_audit` finds an edit made around the triggers.
+Every alias move adds a row for the version that arrives (register, promote, rollback) and one
+for the version it displaces or `archive` retires; every refusal adds a ``refuse`` row naming
+the failed gates. Replaying the log gives the production history, so `rollback` restores the
+version that was in production before the current one (rolling back again goes one further
+back) and marks the rolled-back version's experiment ``archived``. The alias moves happen first
+and the rows are appended after, in one transaction.
 
 A registered folder may be an MLflow pyfunc package (``MLmodel`` at its top, the model folder in
 ``artifacts/model``; `ragline ml train` registers every model this way, see
@@ -40,8 +45,8 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, fields
+from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypeVar, get_args
 
@@ -55,6 +60,18 @@ from ragline.mltrack.tracking.artifacts import (
     ModelArtifact,
     model_folder,
 )
+from ragline.mltrack.tracking.audit import (
+    AUDIT,
+    AUDIT_METADATA,
+    AuditEntry,
+    By,
+    ChainReport,
+    append_rows,
+    audit_row,
+    ensure_audit,
+    verify_chain,
+)
+from ragline.mltrack.tracking.experiment_run import P
 from ragline.mltrack.tracking.gates import GateDecision, GateInputs, check_gates
 from ragline.mltrack.tracking.mlflow_store import MlflowStore
 
@@ -63,46 +80,9 @@ if TYPE_CHECKING:
 
 Stage = Literal["development", "staging", "production"]
 STAGES: tuple[Stage, ...] = get_args(Stage)
-Action = Literal["register", "promote", "refuse", "rollback", "archive"]
 STAGE_ORDER = "stage-order"
+VERDICT_TAG = P + "verdict"  # the experiment's verdict (ragline.mltrack.tracking.experiments)
 T = TypeVar("T")
-
-_AUDIT = sa.MetaData()
-AUDIT = sa.Table(
-    "ragline_registry_audit",
-    _AUDIT,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("model", sa.String(256), nullable=False, index=True),
-    sa.Column("version", sa.Integer, nullable=False),
-    sa.Column("from_stage", sa.String(16)),
-    sa.Column("to_stage", sa.String(16)),
-    sa.Column("action", sa.String(16), nullable=False),
-    sa.Column("actor", sa.String(256), nullable=False),
-    sa.Column("command", sa.Text, nullable=False),
-    sa.Column("reason", sa.Text, nullable=False),
-    sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
-)
-
-
-@dataclass(frozen=True, slots=True)
-class AuditEntry:
-    """One row of the audit log: who moved which version from which stage to which, and why.
-
-    Example:
-        >>> [(e.action, e.version, e.to_stage) for e in registry.history("churn")]  # doctest: +SKIP
-        [('register', 1, 'development'), ('promote', 1, 'staging'), ...]
-    """
-
-    id: int
-    model: str
-    version: int
-    from_stage: str | None
-    to_stage: str | None
-    action: str
-    actor: str
-    command: str
-    reason: str
-    ts: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,12 +102,6 @@ class ModelVersionInfo:
     format: str
     signature: tuple[Feature, ...]
     pyfunc: bool = False  # source is an MLflow pyfunc model (mlflow.pyfunc.load_model loads it)
-
-
-@dataclass(frozen=True, slots=True)
-class _By:
-    actor: str
-    command: str
 
 
 def _stage_of(version: int, aliases: Mapping[str, int]) -> Stage | None:
@@ -180,6 +154,7 @@ class ModelRegistry:
     ) -> None:
         self.config = config
         self.store = store or MlflowStore(config, data_dir)
+        self._audit_ready = False
 
     def register(
         self, name: str, folder: Path, *, run_id: str, actor: str, command: str | None = None
@@ -207,10 +182,10 @@ class ModelRegistry:
             client.log_artifacts(run_id, str(folder), path)
             self._ensure_model(name)
             mv = client.create_model_version(name, source, run_id, tags=tags)
-        by, version = _By(actor, command or shlex.join(sys.argv)), int(mv.version)
+        by, version = By(actor, command or shlex.join(sys.argv)), int(mv.version)
         rows = self._move(name, version, None, "development", by, "replaced by a newer build")
         why = f"{artifact.format}, {len(artifact.signature)} features, from run {run_id}"
-        self._append([*rows, _row(name, version, None, "development", "register", by, why)])
+        self._append([*rows, audit_row(name, version, None, "development", "register", by, why)])
         return self._info(mv, self._aliases(name))
 
     def promote(
@@ -228,12 +203,12 @@ class ModelRegistry:
         row and raise GateRefused naming the failed gates. ``force=True`` overrides the gates
         (not the stage order) and says so in the audit log."""
         self._version(name, version)
-        aliases, by = self._aliases(name), _By(actor, command or shlex.join(sys.argv))
+        aliases, by = self._aliases(name), By(actor, command or shlex.join(sys.argv))
         from_stage = _stage_of(version, aliases)
         problem = _order_problem(from_stage, to_stage)
         if problem is not None:
             why = f"{STAGE_ORDER}: {problem}"
-            self._append([_row(name, version, from_stage, to_stage, "refuse", by, why)])
+            self._append([audit_row(name, version, from_stage, to_stage, "refuse", by, why)])
             raise GateRefused(
                 f"promotion of {name} version {version} to {to_stage} refused by gate "
                 f"{STAGE_ORDER}: {problem}"
@@ -246,13 +221,13 @@ class ModelRegistry:
         )
         if not decision.passed and not force:
             why = f"refused by {', '.join(r.name for r in decision.failed)}\n{decision.summary()}"
-            self._append([_row(name, version, from_stage, to_stage, "refuse", by, why)])
+            self._append([audit_row(name, version, from_stage, to_stage, "refuse", by, why)])
             raise GateRefused(_refusal(name, version, to_stage, decision))
         why = decision.summary()
         if not decision.passed:
             why = f"FORCED past {', '.join(r.name for r in decision.failed)}\n{why}"
         rows = self._move(name, version, from_stage, to_stage, by, f"replaced by version {version}")
-        self._append([*rows, _row(name, version, from_stage, to_stage, "promote", by, why)])
+        self._append([*rows, audit_row(name, version, from_stage, to_stage, "promote", by, why)])
         return decision
 
     def rollback(
@@ -268,15 +243,38 @@ class ModelRegistry:
             )
         current, previous = stack[-1], stack[-2]
         self._version(name, previous)  # it must still be registered
-        by = _By(actor, command or shlex.join(sys.argv))
+        by = By(actor, command or shlex.join(sys.argv))
         from_stage = _stage_of(previous, self._aliases(name))
         rows = self._move(name, previous, from_stage, "production", by, "rolled back")
         why = f"rolled back from version {current}" + (f": {reason}" if reason else "")
-        self._append([*rows, _row(name, previous, from_stage, "production", "rollback", by, why)])
+        self._append(
+            [*rows, audit_row(name, previous, from_stage, "production", "rollback", by, why)]
+        )
+        self._archive_experiment(name, current, keep=previous)
         info = self.current(name, "production")
         if info is None:  # pragma: no cover - the alias was set just above
             raise TrackingError(f"{name}: the production alias vanished during rollback; retry")
         return info
+
+    def archive(
+        self, name: str, version: int, *, actor: str, reason: str, command: str | None = None
+    ) -> ModelVersionInfo:
+        """Take `version` out of development or staging (it keeps no stage) and append an
+        ``archive`` row; a production version is refused: roll back or promote another."""
+        self._version(name, version)
+        aliases = self._aliases(name)
+        stage = _stage_of(version, aliases)
+        if stage == "production":
+            raise MltrackError(
+                f"{name} version {version} is in production; `ragline ml rollback {name}` or "
+                "promote another version instead of archiving it"
+            )
+        with self.store.errors(f"archiving {name} version {version}"):
+            for alias in [a for a, v in aliases.items() if a in STAGES and v == version]:
+                self.store.client.delete_registered_model_alias(name, alias)
+        by = By(actor, command or shlex.join(sys.argv))
+        self._append([audit_row(name, version, stage, None, "archive", by, reason)])
+        return self.version(name, version)
 
     def current(self, name: str, stage: Stage) -> ModelVersionInfo | None:
         """The version in `stage`, or None when no version holds it."""
@@ -299,10 +297,11 @@ class ModelRegistry:
 
     def history(self, name: str) -> tuple[AuditEntry, ...]:
         """Every audit row of model `name`, oldest first."""
-        query = sa.select(AUDIT).where(AUDIT.c.model == name).order_by(AUDIT.c.id)
+        columns = [AUDIT.c[f.name] for f in fields(AuditEntry)]
+        query = sa.select(*columns).where(AUDIT.c.model == name).order_by(AUDIT.c.id)
         with (
             self.store.errors(f"reading the audit log of {name}"),
-            self.store.engine(_AUDIT).connect() as conn,
+            self._audit().connect() as conn,
         ):
             rows = conn.execute(query).mappings().all()
         # SQLite hands timestamps back without their zone; they were written in UTC
@@ -310,6 +309,12 @@ class ModelRegistry:
             AuditEntry(**(dict(r) | {"ts": r["ts"].replace(tzinfo=r["ts"].tzinfo or UTC)}))
             for r in rows
         )
+
+    def verify_audit(self, name: str | None = None) -> ChainReport:
+        """Recompute the audit log's hash chains (every model's, or `name`'s); the report
+        names the first row that was altered, or after which one was removed."""
+        with self.store.errors("verifying the registry audit log"):
+            return verify_chain(self._audit(), name)
 
     def load(
         self, name: str, stage: Stage, load_fn: Callable[[Path], T], *, dst: Path | None = None
@@ -386,7 +391,7 @@ class ModelRegistry:
         )
 
     def _move(
-        self, name: str, version: int, from_stage: Stage | None, to_stage: Stage, by: _By, why: str
+        self, name: str, version: int, from_stage: Stage | None, to_stage: Stage, by: By, why: str
     ) -> list[dict[str, object]]:
         """Point `to_stage` at `version` and drop its `from_stage` alias; returns the archive
         row of the version it displaced, if any."""
@@ -398,14 +403,29 @@ class ModelRegistry:
                 client.delete_registered_model_alias(name, from_stage)
         if displaced is None or displaced == version:
             return []
-        return [_row(name, displaced, to_stage, None, "archive", by, why)]
+        return [audit_row(name, displaced, to_stage, None, "archive", by, why)]
+
+    def _audit(self) -> sa.Engine:
+        """The audit table's engine; its chain columns and triggers are checked once."""
+        engine = self.store.engine(AUDIT_METADATA)
+        if not self._audit_ready:
+            with self.store.errors("preparing the registry audit log"):
+                ensure_audit(engine)
+            self._audit_ready = True
+        return engine
 
     def _append(self, rows: list[dict[str, object]]) -> None:
-        with (
-            self.store.errors("appending to the registry audit log"),
-            self.store.engine(_AUDIT).begin() as conn,
-        ):
-            conn.execute(AUDIT.insert(), rows)
+        with self.store.errors("appending to the registry audit log"):
+            append_rows(self._audit(), rows)
+
+    def _archive_experiment(self, name: str, version: int, *, keep: int) -> None:
+        """Mark the experiment of a version rolled back out of production ``archived`` (unless
+        the restored version `keep` came from the same run), so lists stop calling it promoted."""
+        run_id = self._version(name, version).run_id
+        if not run_id or run_id == self._version(name, keep).run_id:
+            return
+        with self.store.errors(f"archiving the experiment of {name} version {version}"):
+            self.store.client.set_tag(run_id, VERDICT_TAG, "archived")
 
     def _info(self, mv: ModelVersion, aliases: Mapping[str, int]) -> ModelVersionInfo:
         version, tags = int(mv.version), mv.tags
@@ -420,25 +440,3 @@ class ModelRegistry:
             signature=tuple(Feature(str(n), str(d)) for n, d in pairs),
             pyfunc=tags.get("ragline.flavor") == "python_function",
         )
-
-
-def _row(
-    name: str,
-    version: int,
-    from_stage: str | None,
-    to_stage: str | None,
-    action: Action,
-    by: _By,
-    reason: str,
-) -> dict[str, object]:
-    return {
-        "model": name,
-        "version": version,
-        "from_stage": from_stage,
-        "to_stage": to_stage,
-        "action": action,
-        "actor": by.actor,
-        "command": by.command,
-        "reason": reason,
-        "ts": datetime.now(UTC),
-    }

@@ -8,6 +8,10 @@ Each model name serves its production version. The production alias is looked up
 most every `refresh_s` seconds, so a promotion or a rollback takes effect without a restart;
 a version is downloaded and loaded (no pickle: LightGBM text, XGBoost JSON, skops) once.
 
+`warm_up` (called by `Services.warm_up`, in the server's start-up thread) opens the registry
+before the first request: importing MLflow and creating or migrating its database take seconds
+(2-7 s for a new SQLite file here, plus 2-3 s of import), which the first predict used to pay.
+
 When the registry cannot be reached (its database is down: a connect times out in ~2 s), a
 model already loaded keeps serving its version until the registry answers again; a model never
 loaded raises RegistryUnavailable (the route's 503), remembered for `refresh_s` so that queued
@@ -16,6 +20,7 @@ requests do not each wait for a connect timeout.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -31,6 +36,8 @@ if TYPE_CHECKING:
     from ragline.mltrack.tabular.features import FeaturePipeline
     from ragline.mltrack.tabular.models import TabularModel
     from ragline.mltrack.tracking.registry import ModelRegistry
+
+log = logging.getLogger(__name__)
 
 
 class ModelNotServed(MltrackError):
@@ -71,6 +78,22 @@ class Predictor:
         self._registry: ModelRegistry | None = None  # opened on the first request, kept
         self._down: tuple[float, RegistryUnavailable] | None = None  # (until, error)
 
+    def warm_up(self) -> None:
+        """Open the registry now rather than in the first request; a registry that is down is
+        logged and remembered as a request would remember it (RegistryUnavailable for
+        `refresh_s`), and the next request looks again."""
+        from ragline.mltrack.tracking.registry import ModelRegistry
+
+        with self._lock:
+            if self._registry is None:
+                self._registry = ModelRegistry(self._ml, self._data_dir)
+            try:  # any name: an absent model is one cheap read, after the database is ready
+                self._registry.current("ragline-warm-up", "production")
+            except TrackingError as exc:
+                error = RegistryUnavailable(f"the model registry is unavailable: {exc}")
+                self._down = (time.monotonic() + self.refresh_s, error)
+                log.warning("predict warm-up: %s", error)
+
     def close(self) -> None:
         """Release the registry's connections."""
         with self._lock:
@@ -82,19 +105,16 @@ class Predictor:
         """Scores (and labels) for `rows`; ModelNotServed, or DataError for missing columns."""
         loaded = self._current(name)  # first: a registry that is down fails before imports
 
-        import numpy as np
         import pandas as pd
 
-        from ragline.mltrack.tabular.models import score_frame
+        from ragline.mltrack.tabular.models import predict_labels
 
         model, pipeline = loaded.model, loaded.pipeline
-        frame = pd.DataFrame(list(rows))
         meta = model.meta
-        scores = np.asarray(score_frame(model, pipeline, frame), dtype=np.float64)
+        scores, best = predict_labels(model, pipeline, pd.DataFrame(list(rows)))
         labels = None
-        if meta.task == "classification" and meta.classes:
-            negative, positive = meta.classes[0], meta.classes[-1]
-            labels = [positive if s >= 0.5 else negative for s in scores]
+        if best is not None and meta.classes:  # multiclass: score is the label's probability
+            labels = [meta.classes[i] for i in best.tolist()]
         return Prediction(name, loaded.version, meta.task, scores.tolist(), labels)
 
     def _current(self, name: str) -> _Loaded:

@@ -34,6 +34,7 @@ from ragline.core.embedding import Embedder
 from ragline.core.index import CollectionSpec
 from ragline.llm_router.errors import BadRequest, BudgetExceeded, ProviderError, RateLimited
 from ragline.llm_router.router import Router
+from ragline.mltrack.monitor.prediction_log import PredictionLog, PredictionRecord
 from ragline.rag.embed.sparse import Bm25Encoder
 from ragline.rag.errors import RagError
 from ragline.rag.ingest import IngestReport, Progress
@@ -43,7 +44,7 @@ from ragline.rag.store.protocol import VectorStore
 from ragline.serving.api.context import ANONYMOUS
 from ragline.serving.api.jobs import IngestJobs
 from ragline.serving.api.metrics import dependency_parts
-from ragline.serving.api.predictor import Predictor
+from ragline.serving.api.predictor import Prediction, Predictor
 from ragline.serving.errors import ConfigError
 from ragline.serving.serve_config import Arm
 from ragline.serving.services.ingest import ingest_paths
@@ -266,6 +267,8 @@ class Services:
         self.traffic: Traffic | None = build_traffic(settings)
         self.jobs = IngestJobs(self.ingest)
         self.predictor = Predictor(settings.ml, settings.data_dir)
+        self._predictions: PredictionLog | None = None  # opened on the first prediction
+        self._predictions_lock = threading.Lock()
         self.conversations: ConversationStore = build_conversations(settings)
         self._warm = "not started"
 
@@ -308,7 +311,8 @@ class Services:
     def warm_up(self) -> None:
         """Load the query embedder (the cached ONNX export; torch only when there is none, so
         the first ingest job may still load torch), open the default collection if it exists,
-        resolve every pipeline's first deployment. Failures show in `ready()`."""
+        resolve every pipeline's first deployment, open the model registry (POST /v1/predict).
+        Failures show in `ready()`; a registry that is down only in the log and in predict's 503."""
         self._warm = "running"
         try:
             self._shared.embedder.warm_up()
@@ -316,6 +320,7 @@ class Services:
                 self._shared.store(self.settings.store.collection)
             for pipeline in self._pipelines.values():
                 pipeline.warm_up()
+            self.predictor.warm_up()
         except (RagError, ProviderError, OSError, ValueError, ImportError) as exc:
             self._warm = f"failed ({type(exc).__name__}; see the server log)"
             log.error("warm-up failed: %s: %s", type(exc).__name__, exc)
@@ -381,6 +386,32 @@ class Services:
         usd = self._shared.costs.prices.prediction_cost(seconds)
         self._shared.costs.sink.record(work_event("prediction", model, rows, usd))
 
+    def log_predictions(self, request_id: str, result: Prediction) -> None:
+        """The served scores and labels into the prediction log (monitor.prediction_log), which
+        `ragline monitor check` reads for prediction, label and concept drift."""
+        config = self.settings.monitor.prediction_log
+        if not config.enabled:
+            return
+        with self._predictions_lock:
+            if self._predictions is None:
+                self._predictions = PredictionLog(config, self.settings.data_dir)
+        labels = None if result.labels is None else tuple(str(v) for v in result.labels)
+        self._predictions.record(
+            PredictionRecord(
+                time.time(),
+                request_id,
+                result.model,
+                result.version,
+                result.task,
+                tuple(result.scores),
+                labels,
+            )
+        )
+
+    def predictions_flush(self) -> int:
+        """Write the prediction log's buffered rows now; returns how many (0: none logged)."""
+        return self._predictions.flush() if self._predictions is not None else 0
+
     def costs_flush(self) -> int:
         """Write the ledger's buffered cost events now; returns how many."""
         return self._shared.costs.ledger.flush()
@@ -394,6 +425,8 @@ class Services:
             store.close()
         self._shared.costs.close()
         self.predictor.close()
+        if self._predictions is not None:
+            self._predictions.close()
         self.conversations.close()
 
 

@@ -22,6 +22,7 @@ from ragline.serving.cli.costs import costs_app
 from ragline.serving.cli.evals import eval_command, synthesize_command
 from ragline.serving.cli.ingest import collections_command, delete_command, ingest_command
 from ragline.serving.cli.ml.abtest import abtest_app
+from ragline.serving.cli.ml.audit import audit_app
 from ragline.serving.cli.ml.batch import ml_score_command
 from ragline.serving.cli.ml.deploy import deploy_app
 from ragline.serving.cli.ml.features import features_app
@@ -72,6 +73,7 @@ app.add_typer(deploy_app, name="deploy")
 app.add_typer(store_app, name="store")
 ml_app.command("suggest")(suggest_command)
 ml_app.command("score")(ml_score_command)
+ml_app.add_typer(audit_app, name="audit")
 
 
 def main() -> None:

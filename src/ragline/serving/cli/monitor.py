@@ -5,14 +5,17 @@ schedule.
     ragline monitor drift ref.csv cur.csv --columns age,plan --psi-critical 0.3 --json
     ragline monitor check                    # the last monitor.window (1d) against the day before
     ragline monitor check --window 6h --reference 7d --json
+    ragline monitor check --model churn --now 2026-03-02T12:00:00Z   # a fixed moment, replays
+    ragline monitor labels labels.csv        # true labels: request_id, label[, row]
     ragline monitor retrain --dry-run        # which policies are due, and why
     ragline monitor run --every 1h           # check + retrain every hour until stopped
 
 `drift` reads the two tables and calls `ragline.mltrack.monitor.drift_report.drift_report`;
 `check`, `retrain` and `run` call `ragline.serving.services.monitor` (the request log and the
-cost ledger over two windows, the alert rules of `monitor.alerts`, the policies of
-`monitor.retrain`). Exit codes: 0 fine; 1 critical drift or health, or a retrain failed;
-2 bad input, with a message that says what to fix.
+cost ledger over two windows, the prediction log's scores and labels for model drift, the alert
+rules of `monitor.alerts`, the policies of `monitor.retrain`); `labels` stores true labels keyed
+by the request id the predict route answered with. Exit codes: 0 fine; 1 critical drift or
+health, or a retrain failed; 2 bad input, with a message that says what to fix.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ from ragline.serving.services.monitor import (
     MonitorUsageError,
     fire_alerts,
     health_report,
+    import_labels,
+    model_drift,
     retrain_pass,
 )
 from ragline.serving.settings import Settings
@@ -41,6 +46,7 @@ from ragline.serving.settings import Settings
 if TYPE_CHECKING:
     from ragline.mltrack.monitor.drift_report import DriftReport, DriftThresholds
     from ragline.mltrack.monitor.health import HealthReport
+    from ragline.mltrack.monitor.model_drift import ModelDrift
 
 monitor_app = typer.Typer(
     help="monitoring: data drift, serving health, alerts and retraining triggers."
@@ -151,6 +157,29 @@ def _print_report(report: HealthReport, window: str) -> None:
     )
 
 
+def _print_models(models: list[ModelDrift]) -> None:
+    table = Table("model", "drift", "status", "reason")
+    for m in models:
+        for kind, part in (
+            ("prediction", m.prediction),
+            ("label", m.labels),
+            ("concept", m.concept),
+        ):
+            status = f"[{_STYLE[part.severity]}]{part.severity}[/]"
+            table.add_row(m.model, kind, status, part.reason)
+    out.print(table)
+
+
+def _moment(text: str | None) -> datetime:
+    if text is None:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise fail(f"--now {text!r}: use an ISO time such as 2026-03-02T12:00:00Z") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def check_command(
     ctx: typer.Context,
     window: Annotated[
@@ -159,35 +188,77 @@ def check_command(
     reference: Annotated[
         str | None, typer.Option(help="reference window before it (default: same length)")
     ] = None,
+    model: Annotated[
+        str | None, typer.Option(help="model drift of this model only (default: all served)")
+    ] = None,
+    now: Annotated[
+        str | None, typer.Option(help="end of the current window, ISO time (default: now)")
+    ] = None,
     alerts: Annotated[bool, typer.Option(help="evaluate monitor.alerts on the figures")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
 ) -> None:
-    """Latency p50/p95/p99, error rate, throughput, cache hit rate and cost burn: the current
-    window against the reference one; exit 1 when a metric is critical."""
+    """Latency p50/p95/p99, error rate, throughput, cache hit rate and cost burn, and each
+    served model's prediction, label and concept drift: the current window against the
+    reference one; exit 1 when a metric is critical."""
     from ragline.mltrack.errors import MltrackError
 
     settings = settings_from(ctx)
-    now = datetime.now(UTC)
+    moment = _moment(now)
     text = window or settings.monitor.window
     try:
-        report = health_report(settings, text, reference, now)
-        fired = fire_alerts(settings, report, now) if alerts and settings.monitor.alerts else []
+        report = health_report(settings, text, reference, moment)
+        models = model_drift(settings, text, reference, moment, model)
+        observations = [*report.observations(), *(o for m in models for o in m.observations())]
+        on = alerts and settings.monitor.alerts
+        fired = fire_alerts(settings, observations, moment) if on else []
     except (MltrackError, MonitorUsageError) as exc:
         raise fail(str(exc)) from None
     if as_json:
         body = {
             "severity": report.severity,
             "metrics": [asdict(m) for m in report.metrics],
+            "models": [asdict(m) | {"severity": m.severity} for m in models],
             "alerts": [f.payload() for f in fired],
         }
         out.print_json(json.dumps(body, default=_json_default))
     else:
         _print_report(report, text)
+        if models:
+            _print_models(models)
         for f in fired:
             actions = ", ".join(f"{o.kind} {'ok' if o.ok else 'FAILED'}" for o in f.outcomes)
             out.print(f"alert {f.rule} ({f.severity}): {f.metric}={f.value:g} -> {actions}")
-    if report.severity == "critical":
+    if report.severity == "critical" or any(m.severity == "critical" for m in models):
         raise typer.Exit(1)
+
+
+def labels_command(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="CSV/Parquet: request_id, label and optional row")],
+) -> None:
+    """Store true labels of served predictions, keyed by the request id (and row, default 0)
+    the predict route answered; a later label of the same pair replaces the earlier one."""
+    from ragline.mltrack.errors import MltrackError
+    from ragline.mltrack.monitor.prediction_log import LabelRecord
+
+    frame = read_table(path, "labels")
+    missing = [c for c in ("request_id", "label") if c not in frame.columns]
+    if missing:
+        raise fail(f"{path}: no column {missing}; give request_id, label and optionally row")
+    frame = frame.dropna(subset=["request_id", "label"])
+    labels = frame["label"]
+    if labels.dtype.kind in "fiu":  # 1 and 1.0 (a CSV column with gaps) are one class
+        labels = labels.astype("float64").map("{:g}".format)
+    rows = frame["row"].astype("int64") if "row" in frame.columns else [0] * len(frame)
+    records = [
+        LabelRecord(str(rid), str(label), int(row))
+        for rid, label, row in zip(frame["request_id"], labels, rows, strict=True)
+    ]
+    try:
+        stored, matched = import_labels(settings_from(ctx), records)
+    except MltrackError as exc:
+        raise fail(str(exc)) from None
+    out.print(f"{stored} labels stored; {matched} match a logged prediction")
 
 
 def _json_default(value: object) -> object:
@@ -225,9 +296,14 @@ def run_command(
         started, now = time.monotonic(), datetime.now(UTC)
         out.print(f"[bold]pass {done + 1}[/] at {now:%Y-%m-%d %H:%M:%S} UTC")
         try:
-            report = health_report(settings, window or settings.monitor.window, None, now)
-            _print_report(report, window or settings.monitor.window)
-            for f in fire_alerts(settings, report, now) if settings.monitor.alerts else []:
+            text = window or settings.monitor.window
+            report = health_report(settings, text, None, now)
+            models = model_drift(settings, text, None, now, None)
+            _print_report(report, text)
+            if models:
+                _print_models(models)
+            observations = [*report.observations(), *(o for m in models for o in m.observations())]
+            for f in fire_alerts(settings, observations, now) if settings.monitor.alerts else []:
                 out.print(f"alert {f.rule} ({f.severity}): {f.metric}={f.value:g}")
         except (MltrackError, MonitorUsageError) as exc:
             err.print(f"check failed: {exc}", markup=False)
@@ -250,5 +326,6 @@ def _warn(line: str) -> None:
 
 
 monitor_app.command("check")(check_command)
+monitor_app.command("labels")(labels_command)
 monitor_app.command("retrain")(retrain_command)
 monitor_app.command("run")(run_command)

@@ -67,6 +67,9 @@ def run_server(
     from ragline.serving.nodelay import NoDelayHTTPProtocol
 
     check_bind(host, settings)
+    # MLflow's own logging writes plain-text lines to stderr; left to propagate, they reach the
+    # JSON handler every other line goes through (workers inherit the variable)
+    os.environ.setdefault("MLFLOW_CONFIGURE_LOGGING", "false")
     if config_file is not None:
         # Workers rebuild the settings from the environment (see the module docstring).
         os.environ["RAGLINE_CONFIG"] = str(config_file.resolve())

@@ -2,23 +2,26 @@
 `ragline monitor check | retrain | run` call these (and an API route could).
 
     report = health_report(settings, "1d", None, now)          # request log + cost ledger
-    fired = fire_alerts(settings, report, now)                 # monitor.alerts, de-duplicated
+    models = model_drift(settings, "1d", None, now, None)      # prediction log + labels
+    fired = fire_alerts(settings, report.observations(), now)  # monitor.alerts, de-duplicated
     failed = retrain_pass(settings, None, dry_run=True, say=print)
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from ragline.serving.settings import Settings
 
 if TYPE_CHECKING:
-    from ragline.mltrack.monitor.alerts import Fired
+    from ragline.mltrack.monitor.alerts import Fired, Observation
     from ragline.mltrack.monitor.config import RetrainPolicy
     from ragline.mltrack.monitor.health import HealthReport
+    from ragline.mltrack.monitor.model_drift import ModelDrift
+    from ragline.mltrack.monitor.prediction_log import LabelRecord
     from ragline.mltrack.monitor.retrain import RetrainOutcome
 
 
@@ -76,16 +79,42 @@ def retrain_callbacks(settings: Settings) -> dict[str, Callable[[str, Fired], Re
     return {p.model: callback_for(p) for p in settings.monitor.retrain}
 
 
-def fire_alerts(settings: Settings, report: HealthReport, now: datetime) -> list[Fired]:
-    """Evaluate monitor.alerts on what `report` measured; the rules that fired and what their
-    actions did."""
+def rollback_callback(settings: Settings) -> Callable[[str, Fired], str]:
+    """A rollback action of an alert rule puts the model's previous production version back
+    (the registry's rollback, recorded in its audit log as done by ragline monitor)."""
+    from ragline.mltrack.tracking.registry import ModelRegistry
+
+    def roll_back(model: str, fired: Fired) -> str:
+        registry = ModelRegistry(settings.ml, settings.data_dir)
+        try:
+            reason = f"alert {fired.rule}: {fired.metric}={fired.value:g}"
+            info = registry.rollback(
+                model, actor="ragline monitor", command="ragline monitor", reason=reason
+            )
+        finally:
+            registry.close()
+        return f"{model}: production is version {info.version} again"
+
+    return roll_back
+
+
+def fire_alerts(
+    settings: Settings, observations: Iterable[Observation], now: datetime
+) -> list[Fired]:
+    """Evaluate monitor.alerts on the observations (`HealthReport.observations()`,
+    `ModelDrift.observations()`); the rules that fired and what their actions did."""
     from ragline.mltrack.monitor.alerts import AlertEngine
     from ragline.mltrack.tracking.mlflow_store import MlflowStore
 
     store = MlflowStore(settings.ml, settings.data_dir)
     try:
-        engine = AlertEngine(settings.monitor.alerts, store, on_retrain=retrain_callbacks(settings))
-        return engine.evaluate(report.observations(), now)
+        engine = AlertEngine(
+            settings.monitor.alerts,
+            store,
+            on_retrain=retrain_callbacks(settings),
+            on_rollback=rollback_callback(settings),
+        )
+        return engine.evaluate(observations, now)
     finally:
         store.close()
 
@@ -128,3 +157,32 @@ def retrain_pass(
             failed += 1
             warn(f"{policy.model}: retrain failed: {exc}")
     return failed
+
+
+def model_drift(
+    settings: Settings, window: str, reference: str | None, now: datetime, model: str | None
+) -> list[ModelDrift]:
+    """Prediction, label and concept drift of every model with predictions in the current
+    window (or of `model`), from the prediction log."""
+    from ragline.mltrack.monitor.health import parse_window
+    from ragline.mltrack.monitor.model_drift import assess
+    from ragline.mltrack.monitor.prediction_log import PredictionLog
+
+    config = settings.monitor.model_drift
+    ref_start, cur_start = _windows(window, reference, now)
+    concept = parse_window(config.concept_for) + parse_window(config.concept_window)
+    since = min(ref_start, now - concept)
+    with PredictionLog(settings.monitor.prediction_log, settings.data_dir) as log:
+        names = [model] if model else log.models(cur_start, now)
+        windows = [log.window(name, since, now) for name in names]
+    stamps = ref_start.timestamp(), cur_start.timestamp(), now.timestamp()
+    return [assess(w, *stamps, config) for w in windows]
+
+
+def import_labels(settings: Settings, records: Sequence[LabelRecord]) -> tuple[int, int]:
+    """Store true labels in the prediction log's labels table; (stored, matching a logged
+    prediction)."""
+    from ragline.mltrack.monitor.prediction_log import PredictionLog
+
+    with PredictionLog(settings.monitor.prediction_log, settings.data_dir) as log:
+        return log.add_labels(records), log.matched(records)

@@ -94,3 +94,19 @@ def test_predict_serves_production_and_follows_a_promotion(services: Services) -
     registry.close()
     services.predictor.refresh_s = 0.0  # look the alias up on every request
     assert client.post("/v1/predict/adult", json={"rows": ROWS}).json()["version"] == 2
+
+
+def test_served_predictions_land_in_the_prediction_log(services: Services) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from ragline.mltrack.monitor.prediction_log import PredictionLog
+
+    client = TestClient(create_app(services.settings, services))
+    body = client.post("/v1/predict/adult", json={"rows": ROWS}).json()
+    config = services.settings.monitor.prediction_log
+    now = datetime.now(UTC)
+    with PredictionLog(config, services.settings.data_dir) as log:
+        services.predictions_flush()  # the server's buffer, written now (or by its timer)
+        window = log.window("adult", now - timedelta(minutes=5), now + timedelta(minutes=5))
+    assert window.score.tolist()[-2:] == body["scores"]  # what monitor check reads for drift
+    assert window.predicted[-2:] == tuple(str(v) for v in body["labels"])

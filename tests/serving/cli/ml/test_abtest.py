@@ -121,16 +121,16 @@ def test_design_bad_input_exits_2_with_the_fix(args: list[str], message: str) ->
     assert code == 2 and message in stderr
 
 
-def test_analyze_iterates_when_a_guardrail_regresses(outcomes: Path, tmp_path: Path) -> None:
+def test_analyze_kills_when_a_guardrail_regresses(outcomes: Path, tmp_path: Path) -> None:
     report = tmp_path / "abtest.md"
     code, stdout, _ = _run(
         "analyze", "--outcomes", str(outcomes), "--primary", "income", "--planned-n", "10000",
         "--min-lift", "0.02", "--guardrail", "hours:0.05", "--report", str(report),
     )  # fmt: skip
     assert code == 1
-    assert "decision: iterate" in stdout and "hours regressed" in stdout
+    assert "decision: kill" in stdout and "hours regressed" in stdout
     text = report.read_text()
-    assert text.startswith("# A/B test: treatment vs control\n\n**Decision: iterate**")
+    assert text.startswith("# A/B test: treatment vs control\n\n**Decision: kill**")
     assert "| control | 14,695 | 1,669 | 11.36% |" in text
     assert "| hours | 36.93 | 42.87 | +16.06% | 5.0% | 7.86e-264 | regressed |" in text
     assert "z 45.882, p < 1e-300 (pooled two-proportion z-test, 95% CIs)" in text

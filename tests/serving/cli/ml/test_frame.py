@@ -133,3 +133,24 @@ def test_a_met_kill_criterion_exits_1(run: Invoke, tmp_path: Path) -> None:
     assert code == 1 and f"checked against {exp}" in output
     code, output = run(str(path), "--experiment", "EXP-yesterday")
     assert code == 2 and "is not an experiment id" in output
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # mlflow's SQLAlchemy use
+def test_runs_on_another_table_are_not_evidence(run: Invoke, tmp_path: Path) -> None:
+    """Issue 21: a strong model trained on another table cleared this brief's kill criteria."""
+    from ragline.mltrack.tabular.config import load_train_config
+    from ragline.mltrack.tabular.jobs import train_job
+    from tests.mltrack.adult_config import adult_config
+
+    path = adult_brief(tmp_path, rows=500)  # the brief's table: adult.csv
+    load_adult().sample(n=3000, random_state=7).to_csv(tmp_path / "other.csv", index=False)
+    (tmp_path / "other.yaml").write_text(adult_config(tmp_path / "other.csv", "{hypothesis: o}"))
+    config = load_train_config(tmp_path / "other.yaml")
+    exp = train_job(config, MltrackConfig(), tmp_path / ".ragline", tmp_path / "run").experiment_id
+    code, output = run(str(path), "--no-report")
+    assert code == 0, output
+    assert f"checked against {exp}" not in output and "no evidence yet" in output
+    assert f"left out        1 run(s) of another target or dataset: {exp}" in output
+    assert output.count("no_evidence") == 3

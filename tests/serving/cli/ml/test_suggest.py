@@ -146,3 +146,24 @@ def test_a_brief_names_the_target_and_the_columns_to_leave_out(
     assert code == 2 and "task_type ranking" in stderr
     code, _, stderr = run(adult_csv, "--out", out, "--force")
     assert code == 2 and "--target COLUMN" in stderr
+
+
+def test_suggest_says_when_the_quality_gate_will_refuse_the_table(tmp_path: Path) -> None:
+    # issue 21 (B5): 400 rows score 17/30 (volume 2/5); train refused what suggest sent it to
+    from ragline.mltrack.config import MltrackConfig
+    from ragline.mltrack.errors import QualityTooLow
+    from ragline.mltrack.tabular.jobs import check_quality
+
+    small = tmp_path / "small.csv"
+    load_adult().sample(n=400, random_state=0).to_csv(small, index=False)
+    out = tmp_path / "starter.yaml"
+    code, stdout, stderr = run(small, "--target", "income", "--out", out)
+    assert code == 1, stdout
+    assert "next: ragline ml train" not in stdout and f"wrote {out}" in stdout
+    assert "would refuse this table: data quality 17/30 is under the threshold 18" in stderr
+    assert "volume 2/5 (400 rows (min 1000)" in stderr
+    header = out.read_text()
+    assert "# `ragline ml train` refuses this table now: data quality 17/30" in header
+    assert "ragline ml train THIS.yaml" not in header
+    with pytest.raises(QualityTooLow, match="17/30"):  # what training then does
+        check_quality(load_train_config(out), MltrackConfig(), force=False)

@@ -66,6 +66,7 @@ def test_train_promote_refuse_force_and_roll_back(run: Invoke, tmp_path: Path) -
     code, output = run("train", str(weak), "--out", str(tmp_path / "r2"))
     assert code == 0, output
     assert "registered adult-test:2" in output
+    [weak_exp] = [x.split()[0] for x in output.splitlines() if x.startswith("EXP-")]
     code, output = run("promote", "adult-test", "2", "--to", "staging")
     assert code == 1, output
     assert "refused" in output and "beats-production" in output
@@ -92,6 +93,9 @@ def test_train_promote_refuse_force_and_roll_back(run: Invoke, tmp_path: Path) -
     assert "roc_auc" in output and "5000 rows" in output
     code, output = run("list")
     assert code == 0 and "promoted" in output and "2 experiments" in output
+    # version 2 was rolled back out of production: its experiment is no longer "promoted"
+    [row] = [x for x in output.splitlines() if weak_exp in x]
+    assert "archived" in row and "promoted" not in row, output
 
 
 def test_leaky_config_is_refused_and_not_registered(run: Invoke, tmp_path: Path) -> None:
@@ -122,3 +126,20 @@ def test_tune_runs_a_study_and_logs_it(run: Invoke, tmp_path: Path) -> None:
     code, output = run("tune", str(config), "--trials", "3", "--out", str(tmp_path / "r"))
     assert code == 0, output
     assert ", 3 trials" in output and "registered adult-test:1" in output
+
+
+def test_a_model_trained_on_positive_label_0_evaluates_as_trained(
+    run: Invoke, tmp_path: Path
+) -> None:
+    """`ml evaluate` scores the class the model was trained on, not the larger label (issue 21:
+    a positive_label 0 model read 0.0029 ROC-AUC, and `monitor retrain` fired on it)."""
+    config = write_config(tmp_path, "low", "lightgbm")
+    config.write_text(config.read_text().replace("positive_label: 1", "positive_label: 0"))
+    code, output = run("train", str(config), "--out", str(tmp_path / "r"))
+    assert code == 0, output
+    trained = float(next(x for x in output.splitlines() if "roc_auc" in x).split()[1])
+    code, output = run("evaluate", "adult-test:1", str(tmp_path / "adult.csv"))
+    assert code == 0, output
+    evaluated = float(next(x for x in output.splitlines() if "roc_auc" in x).split()[1])
+    # all 5,000 rows (the test quarter among them): close to the held-out score, not 1 - it
+    assert trained > 0.8 and abs(evaluated - trained) < 0.05, (trained, evaluated)

@@ -24,7 +24,7 @@ when ragline's code moves. So loading needs ragline installed where the model ru
 (``mlflow models serve --env-manager local`` in ragline's environment, or the requirements file).
 
 `TabularPyfunc.predict` returns what ``POST /v1/predict`` returns, as columns: ``score``
-(`score_frame`) and ``label`` (`class_labels`, classification only). MLflow checks the input's
+and ``label`` (`predict_labels`; label for classification only). MLflow checks the input's
 columns and types against the signature first: an integer column of the training table is
 ``long``, so a missing value there must be sent as a float column (JSON requests are cast for
 you by ``mlflow models serve``).
@@ -46,7 +46,7 @@ import pandas as pd
 from ragline.mltrack.errors import DataError
 from ragline.mltrack.tabular.artifacts import load_model, load_pipeline
 from ragline.mltrack.tabular.features import FeaturePipeline
-from ragline.mltrack.tabular.models import Label, TabularModel, class_labels, score_frame
+from ragline.mltrack.tabular.models import Label, TabularModel, predict_labels
 from ragline.mltrack.tracking.artifacts import PYFUNC_MODEL_DIR, check_safe
 
 with warnings.catch_warnings():
@@ -77,11 +77,11 @@ def predictions(
         >>> predictions(XGBoostModel(meta, booster), None, x.iloc[[0, 19]])["label"].tolist()
         ['no', 'yes']
     """
-    scores = score_frame(model, pipeline, frame)
+    scores, best = predict_labels(model, pipeline, frame)
     out = pd.DataFrame({"score": scores})
     meta = model.meta
-    if meta.task == "classification" and meta.classes:
-        out["label"] = class_labels(scores, meta.classes)
+    if best is not None and meta.classes:
+        out["label"] = [meta.classes[i] for i in best.tolist()]
     return out
 
 

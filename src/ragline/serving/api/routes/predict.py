@@ -59,6 +59,7 @@ def predict(
             return error_response(422, message, code="bad_rows", param="rows", request_id=rid)
         seconds = time.perf_counter() - started
         services.record_prediction(f"{model}:{result.version}", len(body.rows), seconds)
+        services.log_predictions(rid, result)
     labels = None if result.labels is None else [_plain(v) for v in result.labels]
     return PredictResponse(
         model=result.model,

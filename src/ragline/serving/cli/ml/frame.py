@@ -70,7 +70,7 @@ def _summary(brief: ProblemBrief) -> list[tuple[str, str]]:
 
 
 def _kill_report(ctx: typer.Context, brief: ProblemBrief, ids: tuple[str, ...]) -> KillReport:
-    from ragline.mltrack.method.kill import check_kill_criteria, recorded_evidence
+    from ragline.mltrack.method.kill import brief_dataset, check_kill_criteria, recorded_evidence
 
     settings = settings_from(ctx)
     ml, data_dir = settings.ml, settings.data_dir
@@ -82,8 +82,9 @@ def _kill_report(ctx: typer.Context, brief: ProblemBrief, ids: tuple[str, ...]) 
 
     with exit_2_on(MltrackError, ValueError), Tracker(ml, data_dir) as tracker:
         evidence = recorded_evidence(tracker, ids or brief.experiment_ids)
+        dataset = brief_dataset(brief)
     out.print(f"experiments     {len(evidence)} finished in {ml.experiment!r}", markup=False)
-    return check_kill_criteria(brief, evidence)
+    return check_kill_criteria(brief, evidence, dataset)
 
 
 def _print_kill(report: KillReport) -> None:
@@ -96,6 +97,12 @@ def _print_kill(report: KillReport) -> None:
         )
     else:
         out.print("kill criteria   no evidence yet: train a model (ragline ml train) first")
+    if report.left_out:
+        out.print(
+            f"left out        {len(report.left_out)} run(s) of another target or dataset: "
+            f"{', '.join(report.left_out[:5])}",
+            markup=False,
+        )
     for check in report.checks:
         style = _STYLE[check.status]
         out.print(f"  [{style}]{check.status:<11}[/] ", end="")

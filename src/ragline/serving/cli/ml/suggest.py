@@ -5,9 +5,13 @@
     ragline ml suggest adult.csv --brief configs/briefs/adult-income.yaml   # target, exclusions
 
 The command is thin: read the table, call `ragline.mltrack.method.suggest` (profile -> rules ->
-config), print what was measured and decided, and write the config (refusing to overwrite without
---force). Exit codes: 0 written; 2 bad input (a missing or unreadable file, an unknown target, a
-target that is neither binary nor numeric, an existing --out), with a message that says what to fix.
+config), print what was measured and decided, score the table with the data-quality gate that
+`ragline ml train` runs on the config (`ragline.mltrack.tabular.jobs.check_quality`, threshold
+ml.min_quality), and write the config (refusing to overwrite without --force). Exit codes: 0
+written, and training will accept the table; 1 written, but the quality gate refuses the table
+(the refusal names the weak dimensions); 2 bad input (a missing or unreadable file, an unknown
+target, a target that is neither binary nor numeric, an existing --out), with a message that says
+what to fix.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from ragline.serving.cli.common import fail, out, read_table
+from ragline.serving.cli.common import err, fail, out, read_table, settings_from
 
 if TYPE_CHECKING:
     from ragline.mltrack.data.profile import DataProfile
@@ -83,7 +87,26 @@ def _from_brief(path: Path) -> tuple[str, str | None, tuple[str, ...]]:
     return brief.prediction.target, tasks[brief.task_type], brief.data.exclude_columns
 
 
+def _gate(ctx: typer.Context, suggestion: Suggestion, data: Path) -> str | None:
+    """The quality gate's refusal of the table, as `ragline ml train` would run it; None if it
+    passes."""
+    from ragline.mltrack.errors import DataError, QualityTooLow
+    from ragline.mltrack.method.suggest import starter_config
+    from ragline.mltrack.tabular.jobs import check_quality
+
+    ml = settings_from(ctx).ml
+    try:
+        report = check_quality(starter_config(suggestion, str(data.resolve())), ml, force=False)
+    except QualityTooLow as exc:
+        return str(exc)
+    except DataError as exc:
+        raise fail(str(exc)) from None
+    out.print(f"data quality {report.headline()} passes the gate ({ml.min_quality})", markup=False)
+    return None
+
+
 def suggest_command(
+    ctx: typer.Context,
     data: Annotated[Path, typer.Argument(help="the training table, CSV or Parquet")],
     target: Annotated[
         str | None, typer.Option("--target", help="the column to predict (or the brief's)")
@@ -125,6 +148,7 @@ def suggest_command(
     why = f"data.exclude_columns of {brief}"
     more = tuple(Advice(c, why) for c in dropped)
     suggestion = replace(suggestion, excluded=suggestion.excluded + more)
+    suggestion = replace(suggestion, refused=_gate(ctx, suggestion, data))
     # the config's data.path is relative to the config's folder, so the two can move together
     data_ref = Path(os.path.relpath(data.resolve(), out_path.resolve().parent)).as_posix()
     text = render_config(suggestion, data_ref, source=str(data))
@@ -132,8 +156,11 @@ def suggest_command(
     _print_suggestion(suggestion)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(text, encoding="utf-8")
-    out.print(
-        f"wrote {out_path} ({suggestion.model}, {len(text.splitlines())} lines) in "
-        f"{time.perf_counter() - started:.1f} s; next: ragline ml train {out_path}",
-        markup=False,
-    )
+    wrote = f"wrote {out_path} ({suggestion.model}, {len(text.splitlines())} lines) in "
+    wrote += f"{time.perf_counter() - started:.1f} s"
+    if suggestion.refused is None:
+        out.print(f"{wrote}; next: ragline ml train {out_path}", markup=False)
+        return
+    out.print(wrote, markup=False)
+    err.print(f"`ragline ml train` would refuse this table: {suggestion.refused}", markup=False)
+    raise typer.Exit(1)

