@@ -235,6 +235,17 @@ def test_prices_default_to_free_work_and_refuse_negative_or_odd_prices() -> None
         prices.prediction_cost(-1)
 
 
+def test_training_compute_is_priced_per_hour_and_refuses_bad_input() -> None:
+    prices = Prices(PriceTable({}), training_usd_per_hour=Decimal("3.60"))
+    assert prices.training_cost(10) == Decimal("0.01")
+    assert prices.training_cost(1) == Decimal("0.001")
+    assert Prices(PriceTable({})).training_cost(3600) == 0  # free by default: your own CPU
+    with pytest.raises(ValueError, match="seconds must be >= 0"):
+        prices.training_cost(-1)
+    with pytest.raises(ValueError, match=r"costs\.training_usd_per_hour must be a price"):
+        Prices(PriceTable({}), training_usd_per_hour=Decimal(-1))
+
+
 @given(st.integers(min_value=0, max_value=10**15))
 def test_nanos_round_trip(nanos: int) -> None:
     assert to_nanos(from_nanos(nanos)) == nanos

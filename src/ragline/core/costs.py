@@ -30,7 +30,7 @@ from typing import Literal, Protocol, get_args
 from ragline.core.chat import Usage
 from ragline.core.pricing import from_nanos, to_nanos
 
-CostKind = Literal["llm", "embedding", "vector_db", "prediction"]
+CostKind = Literal["llm", "embedding", "vector_db", "prediction", "training"]
 # `CostEvent.cache` of a semantic hit checked by the false-hit audit (at most 16 characters:
 # the ledger's `cache` column); `AUDITS` are both.
 AUDITED_HIT = "semantic-audit"
@@ -43,7 +43,8 @@ class CostEvent:
     """What one call cost, and what it was billed for.
 
     `units` counts what the kind is billed by: tokens (in + out) for "llm" and "embedding",
-    operations (queries + points written) for "vector_db", rows for "prediction". `cache` is
+    operations (queries + points written) for "vector_db", rows for "prediction", wall-clock
+    seconds for "training" (`ragline ml train`/`tune`). `cache` is
     "exact"/"semantic" when the answer came from a cache (then `usd` is 0), `route` the routing
     policy that chose the model, `prompt` the template the request was rendered from
     ("grounded-answer@1", `ragline.core.prompts`; None for requests built without one).

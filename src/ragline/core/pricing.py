@@ -291,7 +291,8 @@ _DecimalLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _
 @dataclass(frozen=True, slots=True)
 class Prices:
     """Every price ragline bills work at: LLM tokens (`llm`, configs/pricing.yaml), embedding
-    tokens, vector-DB operations and prediction compute. Built from the `costs:` settings.
+    tokens, vector-DB operations, prediction and training compute. Built from the `costs:`
+    settings.
 
         prices = Prices(table, vector_usd_per_1k_queries=Decimal(5))
         prices.vector_cost(queries=2)      # Decimal('0.01')
@@ -305,6 +306,7 @@ class Prices:
     vector_usd_per_1k_queries: Decimal = Decimal(0)
     vector_usd_per_1k_writes: Decimal = Decimal(0)
     prediction_usd_per_hour: Decimal = Decimal(0)
+    training_usd_per_hour: Decimal = Decimal(0)
     unpriced: Literal["refuse", "free"] = "refuse"
 
     def __post_init__(self) -> None:
@@ -313,6 +315,7 @@ class Prices:
             "vector_usd_per_1k_queries",
             "vector_usd_per_1k_writes",
             "prediction_usd_per_hour",
+            "training_usd_per_hour",
         ):
             value = getattr(self, name)
             if not value.is_finite() or value < 0:
@@ -340,3 +343,13 @@ class Prices:
         if seconds < 0:
             raise ValueError(f"seconds must be >= 0 (a duration), got {seconds}")
         return to_nano_amount(Decimal(str(seconds)) * self.prediction_usd_per_hour / _HOUR_S)
+
+    def training_cost(self, seconds: float) -> Decimal:
+        """`seconds` of model-training compute (wall clock) priced per hour, to the nano-dollar.
+
+        Prices(table, training_usd_per_hour=Decimal("3.60")).training_cost(10)
+        # Decimal('0.010000000')
+        """
+        if seconds < 0:
+            raise ValueError(f"seconds must be >= 0 (a duration), got {seconds}")
+        return to_nano_amount(Decimal(str(seconds)) * self.training_usd_per_hour / _HOUR_S)

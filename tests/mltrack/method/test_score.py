@@ -8,10 +8,13 @@ from decimal import Decimal
 import pytest
 
 from ragline.mltrack.method.score import (
+    BANDS,
     DIMENSIONS,
     MAX_POINTS,
+    WEIGHTS,
     DimensionScore,
     Evidence,
+    band,
     score_system,
 )
 
@@ -68,6 +71,7 @@ def dim(evidence: Evidence, name: str) -> DimensionScore:
 def test_empty_evidence_scores_zero_and_says_what_to_do() -> None:
     result = score_system(Evidence())
     assert result.total == 0 and result.max == 40
+    assert (result.total_100, result.band) == (0, "not ready")
     assert [d.name for d in result.dimensions] == list(DIMENSIONS)
     for d in result.dimensions:
         assert d.score == 0 and d.max == MAX_POINTS and d.rests_on == []
@@ -80,6 +84,7 @@ def test_empty_evidence_scores_zero_and_says_what_to_do() -> None:
 def test_full_evidence_scores_the_maximum_and_cites_it() -> None:
     result = score_system(FULL)
     assert result.total == 40
+    assert (result.total_100, result.band) == (100, "production-ready")
     for d in result.dimensions:
         assert d.score == MAX_POINTS and d.to_raise == [], (d.name, d.to_raise)
         assert len(d.rests_on) >= 1
@@ -122,7 +127,9 @@ def test_each_point_is_lost_alone_with_its_hint(
     d = dim(replace(FULL, **change), name)  # type: ignore[arg-type]
     assert d.score == MAX_POINTS - 1
     assert len(d.to_raise) == 1 and hint in d.to_raise[0], d.to_raise
-    assert score_system(replace(FULL, **change)).total == 39  # type: ignore[arg-type]
+    result = score_system(replace(FULL, **change))  # type: ignore[arg-type]
+    assert result.total == 39
+    assert result.total_100 == 100 - WEIGHTS[name] // MAX_POINTS  # one point of its weight
 
 
 def test_no_production_loses_the_points_that_need_one() -> None:
@@ -175,3 +182,37 @@ def test_costs_need_ledger_events() -> None:
 
 def test_scoring_is_pure() -> None:
     assert score_system(FULL) == score_system(FULL)
+
+
+def test_weights_sum_to_100_and_favour_data_evaluation_monitoring_over_documentation() -> None:
+    assert sum(WEIGHTS.values()) == 100 and tuple(WEIGHTS) == DIMENSIONS
+    for heavy in ("data quality", "experiment rigour", "model performance", "monitoring"):
+        assert WEIGHTS[heavy] > WEIGHTS["documentation"], heavy
+
+
+def test_losing_data_quality_costs_more_than_losing_documentation() -> None:
+    no_docs = replace(FULL, owner=None, limitations=(), docs_present=False)
+    no_data = replace(FULL, quality_total=15, quality_forced=True)
+    assert dim(no_docs, "documentation").score == dim(no_data, "data quality").score == 2
+    assert score_system(no_docs).total == score_system(no_data).total == 37
+    assert score_system(no_docs).total_100 == 97  # 3 of documentation's 5
+    assert score_system(no_data).total_100 == 88  # 3 x 4 of data quality's 20
+    assert score_system(no_data).band == "minor gaps"
+
+
+@pytest.mark.parametrize(
+    ("total", "name"),
+    [
+        (100, "production-ready"),
+        (90, "production-ready"),
+        (89, "minor gaps"),
+        (75, "minor gaps"),
+        (74, "significant gaps"),
+        (60, "significant gaps"),
+        (59, "not ready"),
+        (0, "not ready"),
+    ],
+)
+def test_bands_cover_0_to_100_at_their_edges(total: int, name: str) -> None:
+    assert band(total) == name
+    assert name in dict((n, lo) for lo, n in BANDS)

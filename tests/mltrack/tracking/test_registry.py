@@ -169,9 +169,14 @@ def test_force_overrides_gates_and_says_so(sqlite_backend: Backend, model_folder
     registry, name = ModelRegistry(sqlite_backend.config, sqlite_backend.data_dir), "churn"
     registry.register(name, model_folder, run_id=run_id(sqlite_backend), actor="ana")
     low_quality = BAD[DATA_QUALITY][0]
-    decision = registry.promote(name, 1, "staging", low_quality, actor="ana", force=True)
+    decision = registry.promote(
+        name, 1, "staging", low_quality, actor="ana", force=True, reason="hotfix, ticket 42"
+    )
     assert not decision.passed
-    assert registry.history(name)[-1].reason.startswith("FORCED past data-quality\n")
+    assert registry.history(name)[-1].reason.startswith(
+        "FORCED past data-quality; reason: hotfix, ticket 42\n"
+    )
+    assert registry.verify_audit(name).intact
     staging = registry.current(name, "staging")
     assert staging is not None and staging.version == 1
     registry.close()

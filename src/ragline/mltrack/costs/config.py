@@ -67,6 +67,9 @@ class CostsConfig(Strict):
     prediction_usd_per_hour: Decimal = Field(
         Decimal(0), ge=0, allow_inf_nan=False, description="classical-prediction compute"
     )
+    training_usd_per_hour: Decimal = Field(
+        Decimal(0), ge=0, allow_inf_nan=False, description="`ragline ml train` compute"
+    )
     ledger: LedgerConfig = LedgerConfig()
 
     def prices(self) -> Prices:
@@ -80,5 +83,6 @@ class CostsConfig(Strict):
             vector_usd_per_1k_queries=self.vector_usd_per_1k_queries,
             vector_usd_per_1k_writes=self.vector_usd_per_1k_writes,
             prediction_usd_per_hour=self.prediction_usd_per_hour,
+            training_usd_per_hour=self.training_usd_per_hour,
             unpriced=self.unpriced,
         )

@@ -1,8 +1,30 @@
-"""The ML-system quality rubric: eight dimensions, 0-5 points each, 40 in all, from evidence.
+"""The ML-system quality rubric: eight dimensions scored 0-5 from evidence, weighted to 0-100.
 
     evidence = gather_evidence(MltrackConfig(), Path(".ragline"), None, [Path("adult.yaml")])
     result = score_system(evidence)          # pure: the same evidence gives the same score
-    result.total, [(d.name, d.score, d.to_raise) for d in result.dimensions]
+    result.total_100, result.band, [(d.name, d.score, d.to_raise) for d in result.dimensions]
+
+Each dimension's 0-5 score counts for its weight (`WEIGHTS`, summing to 100):
+``total_100 = sum(score / 5 * weight)``. Data quality, evaluation (experiment rigour, model
+performance) and monitoring weigh most: a model trained on bad data, judged without CIs or left
+unwatched fails in production whatever its write-up says; documentation weighs least because it
+does not change what the model does (it is still scored, and its points still count).
+
+=================  ======  ====================================================================
+dimension          weight  why
+=================  ======  ====================================================================
+problem framing    10      a wrong question is costly, but is also caught by the gates after
+data quality       20      every later number rests on the data
+experiment rigour  15      CIs, leakage checks and a hashed dataset make the metric believable
+model performance  15      beating the baseline and the predecessor is the point of the model
+deployment         10      staged, unforced, reversible promotion
+monitoring         15      drift and alerts catch the failures no offline test sees
+documentation       5      helps people use the model; changes nothing it predicts
+cost efficiency    10      a budget, and spend known per prediction
+=================  ======  ====================================================================
+
+Bands (`BANDS`, the one place their names live): 90-100 production-ready, 75-89 minor gaps,
+60-74 significant gaps, below 60 not ready.
 
 Every point is one check on recorded evidence; absent evidence earns 0 and says what to do.
 
@@ -42,7 +64,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     pass
 
-__all__ = ["DimensionScore", "Evidence", "SystemScore", "score_system"]
+__all__ = ["BANDS", "WEIGHTS", "DimensionScore", "Evidence", "SystemScore", "band", "score_system"]
 
 MAX_POINTS = 5
 DIMENSIONS = (
@@ -55,6 +77,29 @@ DIMENSIONS = (
     "documentation",
     "cost efficiency",
 )
+WEIGHTS: dict[str, int] = {
+    "problem framing": 10,
+    "data quality": 20,
+    "experiment rigour": 15,
+    "model performance": 15,
+    "deployment": 10,
+    "monitoring": 15,
+    "documentation": 5,
+    "cost efficiency": 10,
+}
+# (lowest total_100 of the band, its name), best first; the last band starts at 0
+BANDS: tuple[tuple[int, str], ...] = (
+    (90, "production-ready"),
+    (75, "minor gaps"),
+    (60, "significant gaps"),
+    (0, "not ready"),
+)
+if (
+    sum(WEIGHTS.values()) != 100
+    or tuple(WEIGHTS) != DIMENSIONS
+    or any(w % MAX_POINTS for w in WEIGHTS.values())
+):
+    raise AssertionError("score.WEIGHTS: one weight per dimension, multiples of 5, 100 in all")
 ALERT_TABLE = "ragline_alert_state"
 DRIFT_PREFIX = "ragline_drift"
 Check = tuple[bool, str, str]  # (earned, what it rests on, what would raise it)
@@ -126,15 +171,26 @@ class DimensionScore:
     rests_on: list[str]
     to_raise: list[str]
 
+    @property
+    def weight(self) -> int:
+        """The dimension's share of the 0-100 total (`WEIGHTS`; 0 for a name not in it)."""
+        return WEIGHTS.get(self.name, 0)
+
+    @property
+    def weighted(self) -> int:
+        """What the dimension adds to `SystemScore.total_100`: score / max x weight (whole
+        points: each weight is a multiple of `MAX_POINTS`)."""
+        return self.score * self.weight // self.max if self.max else 0
+
 
 @dataclass(frozen=True)
 class SystemScore:
-    """The eight dimensions and their total out of 40.
+    """The eight dimensions, their raw total out of 40 and their weighted total out of 100.
 
     Example:
         >>> s = score_system(Evidence())
-        >>> s.total, s.max, len(s.dimensions)
-        (0, 40, 8)
+        >>> s.total, s.max, s.total_100, s.band, len(s.dimensions)
+        (0, 40, 0, 'not ready', 8)
     """
 
     dimensions: tuple[DimensionScore, ...]
@@ -148,6 +204,26 @@ class SystemScore:
     def max(self) -> int:
         """The highest possible total (40)."""
         return sum(d.max for d in self.dimensions)
+
+    @property
+    def total_100(self) -> int:
+        """The weighted total, 0-100: each dimension's score / 5 x its weight (`WEIGHTS`)."""
+        return sum(d.weighted for d in self.dimensions)
+
+    @property
+    def band(self) -> str:
+        """The band `total_100` falls in (`BANDS`)."""
+        return band(self.total_100)
+
+
+def band(total_100: float) -> str:
+    """The name of the band (`BANDS`) a weighted total falls in.
+
+    Example:
+        >>> band(92), band(89.5), band(60), band(59)
+        ('production-ready', 'minor gaps', 'significant gaps', 'not ready')
+    """
+    return next(name for low, name in BANDS if total_100 >= low)
 
 
 # per dimension, per point: (what it rests on, what would raise it); formatted with e=Evidence

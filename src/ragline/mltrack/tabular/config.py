@@ -247,6 +247,17 @@ class MetricsSpec(_Section):
     fairness_min_count: int = Field(30, ge=1)
 
 
+class FairnessSpec(_Section):
+    """Protected attributes the ``fairness`` promotion gate enforces on the test split
+    (`ragline.mltrack.tracking.fairness`); ``data.protected`` alone only reports."""
+
+    protected: list[str] = Field(default_factory=list, description="columns, e.g. [sex, race]")
+    min_disparate_impact: float = Field(0.8, ge=0, le=1, description="the 80% rule")
+    max_calibration_gap: float = Field(
+        0.05, ge=0, description="largest spread of mean score - positive rate across groups"
+    )
+
+
 class ExperimentSpec(_Section):
     """What the run is for and where its model goes (``ragline ml train`` reads it)."""
 
@@ -277,6 +288,10 @@ class TrainConfig(_Section):
     tune: TuneSpec = Field(default_factory=TuneSpec)
     metrics: MetricsSpec = Field(default_factory=MetricsSpec)
     experiment: ExperimentSpec = Field(default_factory=ExperimentSpec)
+    fairness: FairnessSpec = Field(default_factory=FairnessSpec)
+    golden: Path | None = Field(
+        None, description="labelled rows candidate and production both score at promotion"
+    )
     quality: QualitySpec | None = Field(
         None, description="data-quality rubric inputs; null: target and time column only"
     )
@@ -394,4 +409,6 @@ def load_train_config(path: Path) -> TrainConfig:
     if not config.data.path.is_absolute():
         data = config.data.model_copy(update={"path": path.parent / config.data.path})
         config = config.model_copy(update={"data": data})
+    if config.golden is not None and not config.golden.is_absolute():
+        config = config.model_copy(update={"golden": (path.parent / config.golden).resolve()})
     return config

@@ -35,9 +35,10 @@ from ragline.mltrack.errors import MltrackError
 from ragline.mltrack.tabular.config import MAXIMISED, MetricsSpec, TrainConfig
 from ragline.mltrack.tabular.data import load_frame
 from ragline.mltrack.tabular.evaluate import EvalReport, evaluate
-from ragline.mltrack.tabular.features import FeaturePipeline
+from ragline.mltrack.tabular.features import FeaturePipeline, as_categories
 from ragline.mltrack.tabular.features import FitRecord as TabularFitRecord
 from ragline.mltrack.tabular.models import TabularModel
+from ragline.mltrack.tabular.score import golden_delta
 from ragline.mltrack.tabular.train import Prepared, TrainResult, prepare, train
 from ragline.mltrack.tracking.experiment_run import ActiveRun, BaselineDelta, MetricValue, Verdict
 from ragline.mltrack.tracking.experiments import (
@@ -46,12 +47,24 @@ from ragline.mltrack.tracking.experiments import (
     Tracker,
     dataset_version,
 )
-from ragline.mltrack.tracking.gates import GateDecision, GateInputs, Guardrail, PrimaryMetric
+from ragline.mltrack.tracking.fairness import (
+    FAIRNESS_TAG,
+    FairnessEvidence,
+    FairnessLimits,
+    measure_fairness,
+)
+from ragline.mltrack.tracking.gates import (
+    GateDecision,
+    GateInputs,
+    GoldenDelta,
+    Guardrail,
+    PrimaryMetric,
+)
 from ragline.mltrack.tracking.registry import ModelRegistry, ModelVersionInfo, Stage
 
 Say = Callable[[str], None]
 T_QUALITY, T_LEAKAGE, T_BEAT = "ragline.quality.total", "ragline.leakage", "ragline.beats_baseline"
-T_MODEL = "ragline.registered_as"
+T_MODEL, T_GOLDEN = "ragline.registered_as", "ragline.golden"
 DEFAULT_TOLERANCE = 0.01  # a secondary metric may move this much the wrong way
 
 
@@ -137,6 +150,7 @@ def train_job(
         # the checks read what training fitted; nothing is loaded or fitted again
         leakage = leakage_report(config, result.prepared or prepare(config))
         verdict = _finish(run, result, leakage)
+        run.set_tags(_fairness_tags(config, result))
         version = None
         if config.experiment.register_as and leakage.clean:
             version = _register(config, ml, data_dir, result, run, plan)
@@ -152,6 +166,27 @@ def _finish(run: ActiveRun, result: TrainResult, leakage: LeakageReport) -> Verd
     primary = _metric(result.primary, result.metrics)
     run.finish(verdict, primary, _secondary(result), _delta(result))
     return verdict
+
+
+def _fairness_tags(config: TrainConfig, result: TrainResult) -> dict[str, str]:
+    """The fairness gate's evidence (binary classification, test split) and the golden set."""
+    tags = {T_GOLDEN: str(config.golden)} if config.golden is not None else {}
+    spec, rows, meta = config.fairness, result.evaluation.per_row, result.model.meta
+    if not spec.protected or meta.task != "classification" or meta.multiclass:
+        return tags  # the gate's rates are binary decisions
+    prep = result.prepared or prepare(config)
+    test = prep.frame.loc[prep.split.test]
+    missing = [c for c in spec.protected if c not in test.columns]
+    if missing:
+        raise MltrackError(f"fairness.protected: no column(s) {missing} in {config.data.path}")
+    limits = FairnessLimits(
+        spec.min_disparate_impact, spec.max_calibration_gap, config.metrics.fairness_min_count
+    )
+    groups = {c: as_categories(test[c]) for c in spec.protected}
+    evidence = measure_fairness(
+        rows["y_true"], rows["score"], groups, limits, threshold=config.metrics.threshold
+    )
+    return tags | {FAIRNESS_TAG: evidence.to_json()}
 
 
 def _register(
@@ -216,8 +251,10 @@ def gate_inputs(
     tags: dict[str, str],
     production: ExperimentRecord | None,
     tolerance: float = DEFAULT_TOLERANCE,
+    golden: GoldenDelta | None = None,
 ) -> GateInputs:
-    """The gates' evidence: the candidate's record and run tags, production's record (if any).
+    """The gates' evidence: the candidate's record and run tags, production's record (if any),
+    and both scored on the same golden rows (`golden`, when the candidate's config named one).
 
     Secondary metrics both records hold are guardrails: each may move at most `tolerance`
     the wrong way.
@@ -242,12 +279,17 @@ def gate_inputs(
     findings = tags.get(T_LEAKAGE)
     return GateInputs(
         primary=PrimaryMetric(
-            primary.name, candidate_ci=ci, production_value=prod_value, higher_is_better=better
+            primary.name,
+            candidate_ci=ci,
+            production_value=prod_value,
+            higher_is_better=better,
+            golden_delta=golden,
         ),
         guardrails=guards,
         quality_score=int(tags[T_QUALITY]) if T_QUALITY in tags else None,
         leakage_findings=tuple(json.loads(findings)) if findings is not None else None,
         eval_suite_passed=(tags[T_BEAT] == "True") if T_BEAT in tags else None,
+        fairness=FairnessEvidence.from_json(tags.get(FAIRNESS_TAG)),
     )
 
 
@@ -260,18 +302,28 @@ def promote_job(
     *,
     force: bool = False,
     tolerance: float = DEFAULT_TOLERANCE,
+    reason: str = "",
 ) -> GateDecision:
     """Check the gates for `name` `version` against production and move it to `to_stage`;
-    GateRefused names the failed gates. Reaching production marks its experiment promoted."""
+    GateRefused names the failed gates. Reaching production marks its experiment promoted.
+    When the candidate's config named a ``golden`` file, both versions score its rows and
+    beats-production judges the paired bootstrap of the difference; `force` needs a `reason`."""
+    if force and not reason.strip():
+        raise MltrackError(
+            "--force needs --reason TEXT: the audit log records why the gates were overridden"
+        )
     registry = ModelRegistry(ml, data_dir)
     try:
         with Tracker(ml, data_dir) as tracker:
             candidate, tags = _record_of(registry, tracker, name, version)
             current = registry.current(name, "production")
-            production = None
+            production, golden = None, None
             if current is not None and current.version != version:
                 production, _ = _record_of(registry, tracker, name, current.version)
-            inputs = gate_inputs(candidate, tags, production, tolerance)
+                if T_GOLDEN in tags and candidate.outcome is not None:
+                    pair, metric = (version, current.version), candidate.outcome.primary.name
+                    golden = golden_delta(registry, name, pair, Path(tags[T_GOLDEN]), metric)
+            inputs = gate_inputs(candidate, tags, production, tolerance, golden)
             plan = ExperimentPlan("", "", "")  # only for the actor and command
             decision = registry.promote(
                 name,
@@ -281,6 +333,7 @@ def promote_job(
                 actor=plan.actor,
                 command=plan.command,
                 force=force,
+                reason=reason,
             )
             if to_stage == "production":
                 tracker.set_verdict(candidate, "promoted")

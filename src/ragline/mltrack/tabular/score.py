@@ -30,12 +30,13 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from ragline.mltrack.errors import DataError, MltrackError
+from ragline.mltrack.tracking.gates import GoldenDelta
 
 if TYPE_CHECKING:
     from ragline.mltrack.config import MltrackConfig
     from ragline.mltrack.tabular.features import FeaturePipeline
     from ragline.mltrack.tabular.models import TabularModel
-    from ragline.mltrack.tracking.registry import Stage
+    from ragline.mltrack.tracking.registry import ModelRegistry, Stage
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 CSV_SUFFIXES = (".csv",)
@@ -352,3 +353,40 @@ def _conform(table: pa.Table, schema: pa.Schema, path: Path) -> pa.Table:
         raise DataError(
             f"{path}: column types differ from the first input's ({exc}); make them agree"
         ) from exc
+
+
+def golden_delta(
+    registry: ModelRegistry, name: str, versions: tuple[int, int], golden: Path, metric: str
+) -> GoldenDelta:
+    """Candidate and production (`versions`) scored on the same golden rows (a training
+    config's ``golden: PATH``), and the seeded paired bootstrap of their `metric` difference
+    over those rows: the interval is about the models, not about which rows each was tested on.
+
+    Example:
+        >>> golden_delta(registry, "m", (2, 1), Path("rows.csv"), "roc_auc").rows  # doctest: +SKIP
+        2000
+    """
+    from ragline.mltrack.tabular.artifacts import load_model, load_pipeline
+    from ragline.mltrack.tabular.config import DataSpec, MetricsSpec
+    from ragline.mltrack.tabular.data import encode_target, load_frame
+    from ragline.mltrack.tabular.evaluate import compare
+    from ragline.mltrack.tabular.models import model_output
+
+    if not golden.is_file():
+        raise MltrackError(f"golden set {golden} is missing; restore it or retrain without it")
+    (new, new_pipe), (old, old_pipe) = (
+        registry.load_version(name, v, lambda f: (load_model(f), load_pipeline(f)))
+        for v in versions
+    )
+    meta = new.meta
+    positive = str((meta.classes or ())[-1]) if len(meta.classes or ()) == 2 else None
+    spec = DataSpec(path=golden, target=meta.target, task=meta.task, positive_label=positive)
+    frame = load_frame(spec)
+    y, _ = encode_target(frame[meta.target], spec, meta.classes)
+    scores = model_output(new, new_pipe, frame), model_output(old, old_pipe, frame)
+    d = compare(y, *scores, metrics=[metric], spec=MetricsSpec())[metric]
+    if d.delta is None or d.ci_low is None or d.ci_high is None:
+        raise MltrackError(
+            f"{metric} is undefined on the golden set {golden}; add rows of each class"
+        )
+    return GoldenDelta(d.delta, d.ci_low, d.ci_high, rows=len(y))

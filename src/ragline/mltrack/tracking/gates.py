@@ -8,16 +8,20 @@
     decision = check_gates(inputs, min_quality=18, confidence=0.95)
     decision.passed, [r.name for r in decision.failed]
 
-Five gates, each with a reason that quotes the values it compared:
+Six gates, each with a reason that quotes the values it compared:
 
 - ``beats-production``: with paired per-item/per-fold values for both, the paired bootstrap CI of
   (candidate - production) must lie above ``min_improvement`` (below its negative when lower is
-  better). Otherwise the candidate's CI (given, or bootstrapped from its values) must lie wholly
-  above the production value. With no production version the gate passes ("first promotion").
+  better). With a golden set (``golden_delta``: both versions scored on the same rows, paired
+  bootstrap over those rows) its CI is judged the same way. Otherwise the candidate's CI (given,
+  or bootstrapped from its values) must lie wholly above the production value. With no
+  production version the gate passes ("first promotion").
 - ``guardrails``: no guardrail metric regresses more than its allowed amount.
 - ``data-quality``: the data-quality score (0-30) is at least ``min_quality``.
 - ``leakage``: the leakage checks ran and found nothing.
 - ``eval-suite``: the eval suite ran and passed.
+- ``fairness``: every protected attribute the training config declared meets its disparate
+  impact and calibration-gap limits (`ragline.mltrack.tracking.fairness`).
 
 Missing evidence fails its gate: a gate never passes because nobody measured.
 """
@@ -27,15 +31,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ragline.evals.stats import bootstrap_ci, paired_bootstrap
+from ragline.mltrack.tracking.fairness import FAIRNESS, FairnessEvidence, fairness_gate
 
 BEATS_PRODUCTION = "beats-production"
 GUARDRAILS = "guardrails"
 DATA_QUALITY = "data-quality"
 LEAKAGE = "leakage"
 EVAL_SUITE = "eval-suite"
-GATES = (BEATS_PRODUCTION, GUARDRAILS, DATA_QUALITY, LEAKAGE, EVAL_SUITE)
+GATES = (BEATS_PRODUCTION, GUARDRAILS, DATA_QUALITY, LEAKAGE, EVAL_SUITE, FAIRNESS)
 QUALITY_MAX = 30
 _TOL = 1e-12  # float noise must not turn an allowed regression into a refusal
+
+
+@dataclass(frozen=True, slots=True)
+class GoldenDelta:
+    """candidate - production on the same golden rows, with its paired-bootstrap CI.
+
+    Example:
+        >>> GoldenDelta(0.02, 0.01, 0.03, rows=500).rows
+        500
+    """
+
+    delta: float
+    ci_low: float
+    ci_high: float
+    rows: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +74,7 @@ class PrimaryMetric:
     production_value: float | None = None
     higher_is_better: bool = True
     min_improvement: float = 0.0
+    golden_delta: GoldenDelta | None = None
 
     @property
     def paired(self) -> bool:
@@ -98,6 +119,7 @@ class GateInputs:
     quality_score: int | None = None
     leakage_findings: tuple[str, ...] | None = None
     eval_suite_passed: bool | None = None
+    fairness: FairnessEvidence | None = None  # None: no protected attribute was configured
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +193,20 @@ def _paired_gate(p: PrimaryMetric, confidence: float, resamples: int, seed: int)
     )
 
 
+def _golden_gate(p: PrimaryMetric, g: GoldenDelta, confidence: float) -> GateResult:
+    ci = f"[{_fmt(g.ci_low)}, {_fmt(g.ci_high)}]"
+    if p.higher_is_better:
+        ok, need = g.ci_low > p.min_improvement, f"> {_fmt(p.min_improvement)}"
+    else:
+        ok, need = g.ci_high < -p.min_improvement, f"< {_fmt(-p.min_improvement)}"
+    return GateResult(
+        BEATS_PRODUCTION,
+        ok,
+        f"{p.name} candidate - production = {_fmt(g.delta)} on the same {g.rows} golden rows, "
+        f"{confidence:.0%} CI {ci}; needs the whole CI {need}",
+    )
+
+
 def _interval_gate(
     p: PrimaryMetric, target: float, confidence: float, resamples: int, seed: int
 ) -> GateResult:
@@ -200,6 +236,8 @@ def _interval_gate(
 def _beats_production(
     p: PrimaryMetric, production_exists: bool | None, confidence: float, resamples: int, seed: int
 ) -> GateResult:
+    if p.golden_delta is not None:
+        return _golden_gate(p, p.golden_delta, confidence)
     if p.paired:
         return _paired_gate(p, confidence, resamples, seed)
     if p.production_value is not None:
@@ -288,5 +326,6 @@ def check_gates(
             _quality(inputs.quality_score, min_quality),
             _leakage(inputs.leakage_findings),
             _eval_suite(inputs.eval_suite_passed),
+            GateResult(FAIRNESS, *fairness_gate(inputs.fairness)),
         )
     )

@@ -13,7 +13,8 @@ Stages are MLflow aliases (``development``, ``staging``, ``production``): an ali
 version; a version's stage is the furthest alias it holds, and a version that lost its alias has
 no stage (archived). `register` gives the new version ``development``; `promote` moves a version
 one stage on (a version reaches production only from staging) when every gate of
-`ragline.mltrack.tracking.gates.check_gates` passes, or when ``force=True`` (recorded as forced).
+`ragline.mltrack.tracking.gates.check_gates` passes, or when ``force=True`` (recorded as forced,
+with the ``reason`` given, in the promote row's ``why``).
 
 The audit log (``ragline_registry_audit``, `ragline.mltrack.tracking.audit`) is append-only:
 the database refuses UPDATE and DELETE (triggers on SQLite and PostgreSQL) and each row is
@@ -125,7 +126,7 @@ def _refusal(name: str, version: int, to_stage: str, decision: GateDecision) -> 
     return (
         f"promotion of {name} version {version} to {to_stage} refused by gate(s) "
         f"{', '.join(r.name for r in failed)}:\n{lines}\nImprove the candidate or its evidence "
-        "and promote again; force=True overrides the gates and is recorded as forced"
+        "and promote again; --force --reason TEXT overrides the gates and is recorded as forced"
     )
 
 
@@ -198,10 +199,11 @@ class ModelRegistry:
         actor: str,
         command: str | None = None,
         force: bool = False,
+        reason: str = "",
     ) -> GateDecision:
         """Move `version` to `to_stage` when every gate passes; otherwise append a ``refuse``
         row and raise GateRefused naming the failed gates. ``force=True`` overrides the gates
-        (not the stage order) and says so in the audit log."""
+        (not the stage order) and says so, with `reason`, in the audit log."""
         self._version(name, version)
         aliases, by = self._aliases(name), By(actor, command or shlex.join(sys.argv))
         from_stage = _stage_of(version, aliases)
@@ -225,7 +227,8 @@ class ModelRegistry:
             raise GateRefused(_refusal(name, version, to_stage, decision))
         why = decision.summary()
         if not decision.passed:
-            why = f"FORCED past {', '.join(r.name for r in decision.failed)}\n{why}"
+            because = f"; reason: {reason}" if reason else "; no reason given"
+            why = f"FORCED past {', '.join(r.name for r in decision.failed)}{because}\n{why}"
         rows = self._move(name, version, from_stage, to_stage, by, f"replaced by version {version}")
         self._append([*rows, audit_row(name, version, from_stage, to_stage, "promote", by, why)])
         return decision

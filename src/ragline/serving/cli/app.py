@@ -25,6 +25,7 @@ from ragline.serving.cli.ml.abtest import abtest_app
 from ragline.serving.cli.ml.audit import audit_app
 from ragline.serving.cli.ml.batch import ml_score_command
 from ragline.serving.cli.ml.deploy import deploy_app
+from ragline.serving.cli.ml.errors import errors_command
 from ragline.serving.cli.ml.features import features_app
 from ragline.serving.cli.ml.frame import frame_command
 from ragline.serving.cli.ml.score import score_command
@@ -73,6 +74,7 @@ app.add_typer(deploy_app, name="deploy")
 app.add_typer(store_app, name="store")
 ml_app.command("suggest")(suggest_command)
 ml_app.command("score")(ml_score_command)
+ml_app.command("errors")(errors_command)
 ml_app.add_typer(audit_app, name="audit")
 
 

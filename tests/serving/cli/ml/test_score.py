@@ -22,6 +22,7 @@ from ragline.mltrack.config import MltrackConfig
 from ragline.mltrack.costs.config import CostsConfig, LedgerConfig
 from ragline.mltrack.costs.ledger import Ledger
 from ragline.mltrack.data.datasets import load_adult
+from ragline.mltrack.method.score import band
 from ragline.mltrack.tabular.config import load_train_config
 from ragline.mltrack.tabular.jobs import promote_job, train_job
 from ragline.serving.cli.ml.score import run_score, score_app
@@ -126,6 +127,12 @@ def test_score_reflects_training_promotion_and_costs(setup: Setup) -> None:
     assert "$0.002 per 1k predictions" in cost["rests_on"]
     assert dims["monitoring"]["score"] == 2  # ledger events, recent; no alerts or drift yet
     assert report["total"] == sum(d["score"] for d in report["dimensions"])
+    assert report["total_100"] == sum(d["weighted"] for d in report["dimensions"])
+    assert report["total_100"] == sum(
+        d["score"] * d["weight"] // d["max"] for d in report["dimensions"]
+    )
+    assert sum(d["weight"] for d in report["dimensions"]) == 100
+    assert report["band"] == band(report["total_100"])
 
 
 def test_table_names_each_dimension_and_the_total(setup: Setup) -> None:
@@ -133,7 +140,8 @@ def test_table_names_each_dimension_and_the_total(setup: Setup) -> None:
     assert code == 0
     for name in ("problem framing", "experiment rigour", "deployment", "cost efficiency"):
         assert name in output
-    assert "total " in output and "/40" in output and "rests on" in output
+    assert "total " in output and "/100: " in output and "rests on" in output
+    assert "points)" in output and "weighted" in output
 
 
 def test_unknown_model_or_config_is_bad_input(setup: Setup, tmp_path: Path) -> None:

@@ -71,9 +71,13 @@ def test_train_promote_refuse_force_and_roll_back(run: Invoke, tmp_path: Path) -
     assert code == 1, output
     assert "refused" in output and "beats-production" in output
 
-    # forced past the gates (audited), then rolled back to version 1 in one step
+    # --force needs a reason; forced past the gates (audited), then rolled back in one step
+    code, output = run("promote", "adult-test", "2", "--to", "staging", "--force")
+    assert code == 2 and "--force needs --reason" in output, output
     for stage in ("staging", "production"):
-        code, output = run("promote", "adult-test", "2", "--to", stage, "--force")
+        code, output = run(
+            "promote", "adult-test", "2", "--to", stage, "--force", "--reason", "demo for QA"
+        )
         assert code == 0, output
     code, output = run("rollback", "adult-test", "--reason", "AUC dropped")
     assert code == 0, output

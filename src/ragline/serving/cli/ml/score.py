@@ -1,4 +1,5 @@
-"""`ragline score`: the 8-dimension ML-system quality score, with what each point rests on.
+"""`ragline score`: the ML-system quality score, 8 dimensions weighted to 0-100 with its band,
+with what each point rests on (weights and bands: `ragline.mltrack.method.score`).
 
     ragline score                                  # the most recently registered model
     ragline score --model adult-income --config configs/ml/adult.yaml --json
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = ["default_configs", "run_score", "score_app", "score_command"]
 
-score_app = typer.Typer(help="the ML-system quality score (8 dimensions, /40) and its evidence.")
+score_app = typer.Typer(help="the ML-system quality score (8 dimensions, 0-100, a band).")
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -87,11 +88,13 @@ def to_dict(evidence: Evidence, result: SystemScore, configs: Sequence[Path]) ->
 
     Example:
         >>> from ragline.mltrack.method.score import Evidence, score_system
-        >>> to_dict(Evidence(), score_system(Evidence()), [])["total"]
-        0
+        >>> to_dict(Evidence(), score_system(Evidence()), [])["band"]
+        'not ready'
     """
     return {
         "model": evidence.model,
+        "total_100": result.total_100,
+        "band": result.band,
         "total": result.total,
         "max": result.max,
         "dimensions": [
@@ -99,6 +102,8 @@ def to_dict(evidence: Evidence, result: SystemScore, configs: Sequence[Path]) ->
                 "name": d.name,
                 "score": d.score,
                 "max": d.max,
+                "weight": d.weight,
+                "weighted": d.weighted,
                 "rests_on": d.rests_on,
                 "to_raise": d.to_raise,
             }
@@ -114,12 +119,19 @@ def _print(console: Console, evidence: Evidence, result: SystemScore) -> None:
     table = Table(title=title, show_lines=True)
     table.add_column("dimension", no_wrap=True)
     table.add_column("score", no_wrap=True)
+    table.add_column("weighted", no_wrap=True)
     table.add_column("rests on", overflow="fold", ratio=1)
     table.add_column("to raise", overflow="fold", ratio=1)
     for d in result.dimensions:
-        table.add_row(d.name, f"{d.score}/{d.max}", _items(d.rests_on), _items(d.to_raise))
+        weighted = f"{d.weighted}/{d.weight}"
+        table.add_row(
+            d.name, f"{d.score}/{d.max}", weighted, _items(d.rests_on), _items(d.to_raise)
+        )
     console.print(table)
-    console.print(f"total {result.total}/{result.max}", markup=False)
+    console.print(
+        f"total {result.total_100}/100: {result.band} ({result.total}/{result.max} points)",
+        markup=False,
+    )
     for note in evidence.notes:
         console.print(f"note: {note}", markup=False)
 
@@ -140,6 +152,6 @@ def score_command(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
 ) -> None:
-    """Score the ML system on 8 dimensions (0-5 each) from the evidence it finds."""
+    """Score the ML system on 8 dimensions (0-5 each, weighted to 0-100, a band) from evidence."""
     settings = settings_from(ctx)
     raise typer.Exit(run_score(settings, model, out, err, configs=config, as_json=as_json))

@@ -101,6 +101,7 @@ def _train(
     ctx: typer.Context, config_path: Path, out_dir: Path | None, force: bool, trials: int | None
 ) -> None:
     from ragline.mltrack.tabular.jobs import train_job
+    from ragline.serving.services.training import record_training, training_scope
 
     settings = settings_from(ctx)
     started = time.perf_counter()
@@ -115,6 +116,9 @@ def _train(
             force=force,
             say=lambda line: err.print(line, markup=False),
         )
+    seconds, v = time.perf_counter() - started, outcome.version
+    model = config.model.kind if v is None else f"{v.name}:{v.version}"
+    usd = record_training(settings, model, seconds, run_id=outcome.run_id)
     result = outcome.result
     out.print(f"{outcome.experiment_id} ({outcome.verdict}): {config.model.kind}", markup=False)
     for name, agg in result.metrics.items():
@@ -128,8 +132,7 @@ def _train(
     out.print(f"  data quality {outcome.quality.headline()}; leakage {leak}", markup=False)
     for finding in outcome.leakage.findings:
         out.print(f"    {finding}", markup=False)
-    if outcome.version is not None:
-        v = outcome.version
+    if v is not None:
         mlflow_uri = f" (MLflow model models:/{v.name}/{v.version})" if v.pyfunc else ""
         out.print(f"  registered {v.name}:{v.version} in development{mlflow_uri}", markup=False)
     tuning = result.tuning
@@ -137,7 +140,8 @@ def _train(
     if tuning is not None:
         tuned = f", {len(tuning.trials)} trials ({tuning.metric} best {tuning.best_score:.4f})"
     out.print(
-        f"model in {result.artifact_dir}; {time.perf_counter() - started:.1f} s{tuned}",
+        f"model in {result.artifact_dir}; {seconds:.1f} s{tuned}; training compute ${usd:f} "
+        f"(ledger component training, request {training_scope(outcome.run_id)})",
         markup=False,
     )
     if not outcome.leakage.clean:
@@ -175,15 +179,22 @@ def promote_cmd(
     version: Annotated[int, typer.Argument(help="version to move")],
     to: Annotated[str, typer.Option("--to", help="staging | production")] = "staging",
     force: Annotated[bool, typer.Option("--force", help="override the gates (audited)")] = False,
+    reason: Annotated[str, typer.Option(help="why --force: recorded in the audit log")] = "",
     tolerance: Annotated[float, typer.Option(help="how far a secondary metric may regress")] = 0.01,
 ) -> None:
-    """Move a version one stage on when every gate passes; a refusal names the failed gate."""
+    """Move a version one stage on when every gate passes; a refusal names the failed gate.
+    ``--force --reason TEXT`` overrides the gates; the reason goes into the audit row."""
     from ragline.mltrack.tabular.jobs import promote_job
 
     settings = settings_from(ctx)
     stages: dict[str, Stage] = {"staging": "staging", "production": "production"}
     if to not in stages:
         err.print(f"--to {to!r}: use staging or production")
+        raise typer.Exit(2)
+    if force and not reason.strip():
+        err.print(
+            "--force needs --reason TEXT: the audit log records why the gates were overridden"
+        )
         raise typer.Exit(2)
     with _exits():
         decision = promote_job(
@@ -194,6 +205,7 @@ def promote_cmd(
             settings.data_dir,
             force=force,
             tolerance=tolerance,
+            reason=reason,
         )
     for gate in decision.results:
         out.print(f"  {'PASS' if gate.passed else 'FAIL'} {gate.name}: {gate.reason}", markup=False)
