@@ -181,10 +181,7 @@ def _paired_gate(p: PrimaryMetric, confidence: float, resamples: int, seed: int)
             BEATS_PRODUCTION, False, f"{p.name}: need at least 2 paired values, got {cmp.n}"
         )
     ci = f"[{_fmt(cmp.ci_low)}, {_fmt(cmp.ci_high)}]"
-    if p.higher_is_better:
-        ok, need = cmp.ci_low > p.min_improvement, f"> {_fmt(p.min_improvement)}"
-    else:
-        ok, need = cmp.ci_high < -p.min_improvement, f"< {_fmt(-p.min_improvement)}"
+    ok, need = _clears(p, cmp.ci_low, cmp.ci_high)
     return GateResult(
         BEATS_PRODUCTION,
         ok,
@@ -193,12 +190,17 @@ def _paired_gate(p: PrimaryMetric, confidence: float, resamples: int, seed: int)
     )
 
 
+def _clears(p: PrimaryMetric, low: float, high: float) -> tuple[bool, str]:
+    """Whether a candidate-minus-production CI lies wholly on the better side of
+    `min_improvement`, and that requirement in words."""
+    if p.higher_is_better:
+        return low > p.min_improvement, f"> {_fmt(p.min_improvement)}"
+    return high < -p.min_improvement, f"< {_fmt(-p.min_improvement)}"
+
+
 def _golden_gate(p: PrimaryMetric, g: GoldenDelta, confidence: float) -> GateResult:
     ci = f"[{_fmt(g.ci_low)}, {_fmt(g.ci_high)}]"
-    if p.higher_is_better:
-        ok, need = g.ci_low > p.min_improvement, f"> {_fmt(p.min_improvement)}"
-    else:
-        ok, need = g.ci_high < -p.min_improvement, f"< {_fmt(-p.min_improvement)}"
+    ok, need = _clears(p, g.ci_low, g.ci_high)
     return GateResult(
         BEATS_PRODUCTION,
         ok,

@@ -12,24 +12,13 @@ from typer.testing import CliRunner
 from ragline.mltrack.config import MltrackConfig
 from ragline.serving.api.predictor import Predictor
 from ragline.serving.cli.app import app
-from tests.mltrack.tabular.scoring_model import MODEL, fresh_adult_rows, register_adult_model
+from tests.mltrack.tabular.scoring_model import MODEL, fresh_adult_rows
 
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.slow,
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),  # mlflow's SQLAlchemy use
 ]
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return register_adult_model(tmp_path_factory.mktemp("cli-batch-score"))
-
-
-@pytest.fixture
-def runner(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    monkeypatch.setenv("RAGLINE_DATA_DIR", str(data_dir))
-    return CliRunner()
 
 
 def test_scores_a_folder_into_parquet_with_the_predictors_scores(
