@@ -9,6 +9,7 @@ from ragline.evals.stats import (
     MISSING_GROUP,
     bootstrap_ci,
     median,
+    p95,
     paired_bootstrap,
     slice_by,
     with_ci,
@@ -155,3 +156,15 @@ def test_ci_lies_within_the_measured_range(values: list[float | None], seed: int
         return
     assert ci is not None
     assert min(measured) - 1e-12 <= ci[0] <= ci[1] <= max(measured) + 1e-12
+
+
+def test_a_percentile_statistic_gives_the_value_and_its_interval() -> None:
+    values = [float(v) for v in range(1, 101)]  # 1..100 s
+    agg = with_ci("latency_p95", [*values, None], statistic=p95, resamples=500, seed=0)
+    assert agg.value == pytest.approx(float(np.percentile(values, 95)))  # 95.05, not the mean
+    assert agg.unmeasured == 1
+    assert agg.ci_low is not None and agg.ci_high is not None
+    assert agg.ci_low <= agg.value <= agg.ci_high and agg.ci_high <= 100.0
+    groups = slice_by(values, [{"k": "a"}] * 50 + [{"k": "b"}] * 50, "k", statistic=p95)
+    assert groups["b"].value == pytest.approx(float(np.percentile(values[50:], 95)))
+    assert groups["b"].ci_low is None  # ci=False: values only

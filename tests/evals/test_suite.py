@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from ragline.evals.result import Aggregate
+from ragline.evals.stats import mean, median, p95
 from ragline.evals.suite import (
     Gate,
     SuiteConfig,
@@ -14,6 +15,7 @@ from ragline.evals.suite import (
     evaluate_gates,
     known_metrics,
     load_suite,
+    statistic_of,
 )
 
 pytestmark = pytest.mark.unit
@@ -113,3 +115,38 @@ def test_the_judge_prompt_version_must_exist(tmp_path: Path) -> None:
         load_suite(path)
     ragas = write(tmp_path / "r.yaml", JUDGED + "judge: {via: ragas, prompt_version: 4}\n")
     assert load_suite(ragas).judge_prompts == ()  # ragas brings its own prompts
+
+
+def golden(**extra: object) -> SuiteConfig:
+    data = {"name": "g", "dataset": {"kind": "golden", "path": "g.jsonl", "corpus": "c"}}
+    return SuiteConfig.model_validate({**data, "metrics": ["token_f1"], **extra})
+
+
+def test_golden_suites_measure_latency_and_cost_and_gate_p95_at_three_seconds() -> None:
+    suite = golden()
+    assert suite.measured_metrics == ("token_f1", "latency_p50", "latency_p95", "cost_per_query")
+    assert [(g.metric, g.min, g.max) for g in suite.all_gates] == [("latency_p95", None, 3.0)]
+    beir = SuiteConfig.model_validate({"name": "b", "dataset": {"path": "x"}})
+    assert beir.measured_metrics == beir.metrics and beir.all_gates == ()
+
+
+def test_limits_set_the_bounds_and_a_listed_gate_wins() -> None:
+    suite = golden(limits={"latency_p95_s": 30.0, "cost_per_query_usd": 0.002})
+    assert [(g.metric, g.max) for g in suite.all_gates] == [
+        ("latency_p95", 30.0),
+        ("cost_per_query", 0.002),
+    ]
+    mine = golden(gates=[{"metric": "latency_p95", "max": 1.5}])  # not in metrics: measured
+    assert [(g.metric, g.max) for g in mine.all_gates] == [("latency_p95", 1.5)]
+    assert golden(limits={"latency_p95_s": None}).all_gates == ()
+    with pytest.raises(ValueError, match="latency_p95_s"):
+        golden(limits={"latency_p95_s": 0})
+
+
+def test_latency_is_a_percentile_and_needs_a_golden_suite() -> None:
+    assert statistic_of("latency_p95") is p95 and statistic_of("latency_p50") is median
+    assert statistic_of("cost_per_query") is mean and statistic_of("ndcg@10") is mean
+    with pytest.raises(ValueError, match="needs a golden dataset"):
+        SuiteConfig.model_validate(
+            {"name": "b", "dataset": {"path": "x"}, "metrics": ["latency_p95"]}
+        )

@@ -29,6 +29,7 @@ from ragline.evals.judges.judge import DEFAULT_PROMPT_VERSION, MetricName, judge
 from ragline.evals.judges.judge import METRICS as JUDGE_METRICS
 from ragline.evals.metrics import generation
 from ragline.evals.result import Aggregate
+from ragline.evals.stats import Statistic, mean, median, p95
 
 RETRIEVAL_AT_K = ("hit", "precision", "recall", "mrr", "ndcg")
 RETRIEVAL_PLAIN = ("mrr", "map")
@@ -43,6 +44,12 @@ GENERATION_METRICS = (
     generation.CONTEXT_OVERLAP,
     generation.EMBEDDING_SIMILARITY,
 )
+# what the system costs per item, measured on every golden run (not deterministic: a rerun's
+# latency differs): seconds from question to checked answer, and the answer's dollars
+LATENCY_P50, LATENCY_P95, COST_PER_QUERY = "latency_p50", "latency_p95", "cost_per_query"
+SYSTEM_METRICS = (LATENCY_P50, LATENCY_P95, COST_PER_QUERY)
+# the RAG checklist's latency bounds: an interactive answer within 3 s, a complex one within 30 s
+INTERACTIVE_P95_S, COMPLEX_P95_S = 3.0, 30.0
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -138,6 +145,29 @@ class Gate(_Strict):
         return self
 
 
+class LimitsSpec(_Strict):
+    """The golden suite's service bounds, checked as gates on every run: p95 answer latency
+    (3 s, the RAG checklist's interactive bound; 30 s for complex questions; null: no gate)
+    and the mean answer cost per question against a budget (null: no gate).
+
+    Example:
+        >>> [(g.metric, g.max) for g in LimitsSpec(cost_per_query_usd=0.002).gates()]
+        [('latency_p95', 3.0), ('cost_per_query', 0.002)]
+    """
+
+    latency_p95_s: float | None = Field(INTERACTIVE_P95_S, gt=0)
+    cost_per_query_usd: float | None = Field(None, ge=0)
+
+    def gates(self) -> tuple[Gate, ...]:
+        """The bounds as gates (metric <= bound)."""
+        out = []
+        if self.latency_p95_s is not None:
+            out.append(Gate(metric=LATENCY_P95, max=self.latency_p95_s))
+        if self.cost_per_query_usd is not None:
+            out.append(Gate(metric=COST_PER_QUERY, max=self.cost_per_query_usd))
+        return tuple(out)
+
+
 class BootstrapSpec(_Strict):
     """Seeded percentile-bootstrap settings for every confidence interval of the run."""
 
@@ -166,6 +196,7 @@ class SuiteConfig(_Strict):
     judge: JudgeSpec | None = None
     anchors: tuple[Anchor, ...] = ()
     plots: bool = True  # PNGs beside the reports: PR curve, calibration, per-slice bars
+    limits: LimitsSpec = LimitsSpec()  # golden suites: latency and cost-per-question gates
 
     @field_validator("name")
     @classmethod
@@ -194,7 +225,7 @@ class SuiteConfig(_Strict):
         if not self.metrics:
             raise ValueError("metrics is empty; list what to report, e.g. [ndcg@10, map]")
         for i, gate in enumerate(self.gates):
-            if gate.metric not in self.metrics:
+            if gate.metric not in self.measured_metrics:
                 raise ValueError(
                     f"gates.{i}.metric: {gate.metric!r} is not computed by this suite; "
                     f"add it to metrics (now {', '.join(self.metrics)}) or fix the name"
@@ -219,6 +250,22 @@ class SuiteConfig(_Strict):
         return self.collection or f"eval-{self.name}"
 
     @property
+    def measured_metrics(self) -> tuple[str, ...]:
+        """`metrics`, then (golden suites) the system metrics the suite did not list: latency
+        and cost are measured on every answered run, so its limits can gate them."""
+        if self.dataset.kind != "golden":
+            return self.metrics
+        return (*self.metrics, *(m for m in SYSTEM_METRICS if m not in self.metrics))
+
+    @property
+    def all_gates(self) -> tuple[Gate, ...]:
+        """`gates`, then (golden suites) `limits` as gates on metrics no listed gate bounds."""
+        if self.dataset.kind != "golden":
+            return self.gates
+        listed = {g.metric for g in self.gates}
+        return (*self.gates, *(g for g in self.limits.gates() if g.metric not in listed))
+
+    @property
     def depth(self) -> int:
         """How many documents to retrieve per query: the largest cut-off."""
         return max(self.ks)
@@ -236,11 +283,22 @@ class SuiteConfig(_Strict):
         return tuple(m for m in JUDGE_METRICS if m in self.metrics)
 
 
+def statistic_of(metric: str) -> Statistic:
+    """How a metric's per-item values become its figure: a percentile for the latency metrics,
+    the mean for every other one.
+
+    Example:
+        >>> statistic_of("latency_p95") is p95, statistic_of("ndcg@10") is mean
+        (True, True)
+    """
+    return {LATENCY_P50: median, LATENCY_P95: p95}.get(metric, mean)
+
+
 def known_metrics(ks: Sequence[int], kind: str = "beir") -> frozenset[str]:
     """Every metric name a suite with these cut-offs and this kind of dataset can report."""
     retrieval = frozenset(RETRIEVAL_PLAIN) | {f"{m}@{k}" for m in RETRIEVAL_AT_K for k in ks}
     if kind == "golden":
-        return retrieval | set(GENERATION_METRICS) | set(JUDGE_METRICS)
+        return retrieval | set(GENERATION_METRICS) | set(JUDGE_METRICS) | set(SYSTEM_METRICS)
     return retrieval
 
 
@@ -248,11 +306,11 @@ def _unknown(metric: str, ks: Sequence[int], kind: str) -> str:
     base, _, k = metric.partition("@")
     if base in RETRIEVAL_AT_K and k.isdigit():
         return f"{metric!r} needs cut-off {k}; add {k} to ks (now {list(ks)})"
-    if kind == "beir" and metric in (*GENERATION_METRICS, *JUDGE_METRICS):
+    if kind == "beir" and metric in (*GENERATION_METRICS, *JUDGE_METRICS, *SYSTEM_METRICS):
         return f"{metric!r} scores answers; it needs a golden dataset (kind: golden)"
     names = ", ".join((*RETRIEVAL_PLAIN, *(f"{m}@K" for m in RETRIEVAL_AT_K)))
     if kind == "golden":
-        names += ", " + ", ".join((*GENERATION_METRICS, *JUDGE_METRICS))
+        names += ", " + ", ".join((*GENERATION_METRICS, *JUDGE_METRICS, *SYSTEM_METRICS))
     return f"unknown metric {metric!r}; {kind} suites report {names}"
 
 

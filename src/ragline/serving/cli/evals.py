@@ -3,6 +3,7 @@ questions for review.
 
     ragline eval configs/evals/manpages.yaml [--baseline RUN_DIR] [--out DIR]
     ragline eval configs/evals/manpages.yaml --engine ray --actors 4 [--address auto]
+    ragline eval configs/evals/manpages-qa.yaml --without rerank   # what reranking adds
     ragline synthesize --collection docs --n 50 --out golden.jsonl --model openai:gpt-4o-mini
 
 The work is `ragline.serving.services.evals.run.run_eval` and
@@ -51,12 +52,18 @@ def eval_command(
     num_cpus: Annotated[
         float | None, typer.Option(help="CPUs per Ray actor (default: shared out)")
     ] = None,
+    without: Annotated[
+        str | None,
+        typer.Option(
+            help="rerank: run the suite without it too and report what it adds (paired CIs)"
+        ),
+    ] = None,
 ) -> None:
     """Run an evaluation suite: metrics with 95% CIs, gates, report.md and report.json."""
     from ragline.rag.errors import IngestError
     from ragline.rag.ingest.ray_engine import RayOptions
     from ragline.serving.services.evals.measure import EvalUsageError
-    from ragline.serving.services.evals.run import run_eval
+    from ragline.serving.services.evals.run import run_eval, run_without
 
     settings = settings_from(ctx)
     if engine not in ("local", "ray"):
@@ -65,10 +72,23 @@ def eval_command(
         ray = RayOptions(address, actors, num_cpus) if engine == "ray" else None
     except IngestError as exc:
         raise fail(str(exc)) from None
+    if without is not None and baseline is not None:
+        raise fail("--without compares with the suite's own run without the part; drop --baseline")
     try:
-        run = run_eval(
-            suite, settings, err, baseline_dir=baseline, out_dir=out_dir, track=track, engine=ray
-        )
+        if without is not None:
+            options = {"out_dir": out_dir, "track": track, "engine": ray}
+            _, run = run_without(without, suite, settings, err, **options)
+            out.print(f"baseline: the same suite without {without}", markup=False)
+        else:
+            run = run_eval(
+                suite,
+                settings,
+                err,
+                baseline_dir=baseline,
+                out_dir=out_dir,
+                track=track,
+                engine=ray,
+            )
     except EvalUsageError as exc:
         raise fail(f"eval refused: {exc}") from None
     print_eval_summary(run, out)
@@ -143,7 +163,9 @@ def print_eval_summary(run: EvalRun, console: Console) -> None:
     for cmp in report.comparisons:
         if cmp.delta is not None:
             p = "" if cmp.p_value is None else f" p={cmp.p_value:.3f}"
-            console.print(f"  vs baseline {cmp.metric:<14} {cmp.delta:+.4f}{p}", markup=False)
+            ci = "" if cmp.ci_low is None else f" [{cmp.ci_low:+.4f}, {cmp.ci_high:+.4f}]"
+            line = f"  vs baseline {cmp.metric:<14} {cmp.delta:+.4f}{ci}{p}"
+            console.print(line, markup=False)
     for gate in report.gates:
         verdict = "PASS" if gate.passed else f"FAIL: {gate.reason}"
         console.print(f"  gate {gate.metric}: {verdict}", markup=False)

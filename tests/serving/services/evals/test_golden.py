@@ -10,22 +10,26 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from typer.testing import CliRunner
 
 from ragline.core.prompts import load_prompt
 from ragline.evals.report import from_json
+from ragline.evals.suite import SYSTEM_METRICS
 from ragline.mltrack.costs.config import LedgerConfig
 from ragline.mltrack.costs.ledger import Ledger
 from ragline.serving.cli.app import app
 
 pytestmark = pytest.mark.integration
 Invoke = Callable[..., tuple[int, str]]
+T = TypeVar("T")
 
 DOCS = {
     "bread.md": "# Bread\n\nBread dough rises because yeast ferments sugar and releases "
@@ -52,10 +56,12 @@ RAGAS_QUESTION = '{"question": "Why does bread dough rise?", "noncommittal": 0}'
 
 class JudgeServer:
     """OpenAI chat completions on 127.0.0.1: a relevancy grade, or junk for tides questions;
-    with `ragas=True`, the question ragas asks the judge to reverse-engineer from an answer."""
+    with `ragas=True`, the question ragas asks the judge to reverse-engineer from an answer;
+    with `answer`, that text for every prompt. Each reply waits `delay` seconds first."""
 
-    def __init__(self, ragas: bool = False) -> None:
+    def __init__(self, ragas: bool = False, answer: str | None = None) -> None:
         self.requests: list[dict[str, object]] = []
+        self.delay = 0.0
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -66,6 +72,8 @@ class JudgeServer:
                 reply = "no idea" if "tides" in prompt else '{"score": 1, "reason": "on topic"}'
                 if ragas:
                     reply = RAGAS_QUESTION
+                reply = answer or reply
+                time.sleep(outer.delay)
                 data = {
                     "id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
                     "choices": [{"index": 0, "finish_reason": "stop",
@@ -86,6 +94,11 @@ class JudgeServer:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def quality(per_query: Mapping[str, T]) -> dict[str, T]:
+    """Every metric but the system's latency and cost: those a rerun measures anew."""
+    return {m: v for m, v in per_query.items() if m not in SYSTEM_METRICS}
 
 
 @pytest.fixture
@@ -176,7 +189,7 @@ def test_golden_suite_answers_scores_judges_and_caches(
     again = from_json((tmp_path / "r2" / "report.json").read_text())
     assert len(judge_server.requests) == 4
     assert again.costs["judge_usd"] == 0 and again.costs["judge_items_cached"] == 3
-    assert again.per_query == report.per_query
+    assert quality(again.per_query) == quality(report.per_query)
 
 
 def test_ragas_judges_through_the_router(run: Invoke, tmp_path: Path) -> None:
@@ -202,7 +215,7 @@ def test_ragas_judges_through_the_router(run: Invoke, tmp_path: Path) -> None:
     assert all(0.0 <= (relevancy[q] or -1.0) <= 1.0 for q in answered)
     assert first.costs["judge_usd"] > 0
     assert len(server.requests) == calls and again.costs["judge_usd"] == 0  # cached
-    assert again.per_query == first.per_query
+    assert quality(again.per_query) == quality(first.per_query)
     assert first.settings["judge.prompts"] == "ragas"
     assert not any(k.startswith("judge.prompt.") for k in first.settings)
 

@@ -15,8 +15,9 @@ metric, with the reason in the notes.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Protocol
 
@@ -36,7 +37,15 @@ from ragline.evals.judges.judge import (
 )
 from ragline.evals.metrics.generation import GenerationItem, score_generation
 from ragline.evals.metrics.retrieval import evaluate_run, first_occurrences
-from ragline.evals.suite import GENERATION_METRICS, JudgeSpec, SuiteConfig, known_metrics
+from ragline.evals.suite import (
+    COST_PER_QUERY,
+    GENERATION_METRICS,
+    LATENCY_P50,
+    LATENCY_P95,
+    JudgeSpec,
+    SuiteConfig,
+    known_metrics,
+)
 from ragline.llm_router.errors import ProviderError
 from ragline.llm_router.router import Router
 from ragline.rag.answer import answer, context_block, select_context
@@ -59,6 +68,7 @@ class AnsweredItem:
     tokens_in: int = 0
     tokens_out: int = 0
     error: str | None = None
+    seconds: float = 0.0  # question to checked answer: search, rerank, answer, checks
 
 
 class Pool(Protocol):
@@ -127,12 +137,21 @@ class ItemAnswerer:
         self.retriever = build_retriever(settings, settings.retrieval, store, costs)
         self.router = build_chat_router(settings, costs)
         self.reranker = make_reranker(settings.rerank)
+        # load the models now, as `ragline serve` does at start-up: an item's seconds are what
+        # a caller of a running system waits, not the first item's model load
+        for part in (self.retriever.embedder, self.reranker):
+            warm = getattr(part, "warm_up", None)
+            if callable(warm):
+                warm()
+        self.router.warm_up()
 
     def __call__(self, item: GoldenItem) -> AnsweredItem:
         from ragline.rag.search import relevance_scored
 
+        started = time.perf_counter()
         hits = relevance_scored(self.retriever, item.question, k=self.depth, reranker=self.reranker)
-        return _answer_one(item, hits, self.router, self.settings)
+        answered = _answer_one(item, hits, self.router, self.settings)
+        return replace(answered, seconds=time.perf_counter() - started)
 
     def close(self) -> None:
         self.router.close()
@@ -198,6 +217,9 @@ def score_golden(
         values = score_generation([a.generation for a in answered], embedder)
         for metric in wanted:
             scored.per_query[metric] = _blank_failed(values[metric], answered)
+    seconds: Values = [a.seconds for a in answered]  # failed answers too: callers waited
+    scored.per_query.update({LATENCY_P50: seconds, LATENCY_P95: seconds})
+    scored.per_query[COST_PER_QUERY] = [a.cost_usd for a in answered]
     failed = sum(a.error is not None for a in answered)
     if failed:
         first = next(a.error for a in answered if a.error is not None)

@@ -171,7 +171,7 @@ def measure_golden(
     items = golden.items
     return Measured(
         query_ids=tuple(item.id for item in items),
-        per_query={m: scored.per_query.get(m, [None] * len(items)) for m in suite.metrics},
+        per_query={m: scored.per_query.get(m, [None] * len(items)) for m in suite.measured_metrics},
         metadata=[{**item.metadata, "tags": list(item.tags)} for item in items],
         dataset={
             "items": len(items),

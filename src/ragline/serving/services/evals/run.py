@@ -42,7 +42,14 @@ from ragline.evals.report import (
     to_markdown,
 )
 from ragline.evals.stats import slice_by, with_ci
-from ragline.evals.suite import SuiteConfig, SuiteError, evaluate_gates, load_suite
+from ragline.evals.suite import (
+    LATENCY_P50,
+    SuiteConfig,
+    SuiteError,
+    evaluate_gates,
+    load_suite,
+    statistic_of,
+)
 from ragline.rag.answer import grounded_template
 from ragline.serving.services.evals.measure import (
     EvalUsageError,
@@ -91,17 +98,20 @@ def run_eval(
     out_dir: Path | None = None,
     track: bool = True,
     engine: RayOptions | None = None,
+    overrides: Mapping[str, object] | None = None,
 ) -> EvalRun:
     """Run one suite end to end, write its reports and plots, and record it (runs.jsonl and,
     with `track`, an mltrack experiment); raises EvalUsageError. With `engine`, the ingest, the
     queries, the answers and the judge calls run on Ray (`ray_pool.EvalPool`), with the same
-    metrics."""
+    metrics. `overrides` are settings layered over the suite's ``system`` (`run_without`)."""
     try:
         suite = load_suite(suite_file)
         data = _load(suite)
     except (SuiteError, DatasetError) as exc:
         raise EvalUsageError(str(exc)) from None
     baseline = _read_baseline(baseline_dir) if baseline_dir is not None else None
+    if overrides:
+        suite = suite.model_copy(update={"system": deep_merge(dict(suite.system), overrides)})
     settings = suite_settings(base, suite)
     started = datetime.now(UTC)
     run_id = f"{suite.name}-{started.strftime('%Y%m%dT%H%M%S%fZ')}"
@@ -139,6 +149,39 @@ def run_eval(
     experiment, problem = _track(settings, suite, report, folder) if track else (None, None)
     record_run(settings.data_dir / "eval_runs", report, folder, experiment)
     return EvalRun(report, folder, experiment, problem)
+
+
+# a part of the system `ragline eval --without` can switch off, and the overrides that do it
+WITHOUT: dict[str, dict[str, object]] = {"rerank": {"rerank": {"model": None}}}
+
+
+def run_without(
+    part: str, suite_file: Path, base: Settings, console: Console, **options: Any
+) -> tuple[EvalRun, EvalRun]:
+    """The suite without `part` (e.g. ``rerank``), then with it, compared item by item: the
+    second run's comparisons are (with - without) per metric, paired bootstrap CIs and p-values.
+    Refuses (EvalUsageError) a part the suite's system does not use: nothing to compare."""
+    if part not in WITHOUT:
+        raise EvalUsageError(f"--without takes one of {', '.join(WITHOUT)}, not {part!r}")
+    try:
+        suite = load_suite(suite_file)
+    except SuiteError as exc:
+        raise EvalUsageError(str(exc)) from None
+    if suite_settings(base, suite).rerank.model is None:
+        raise EvalUsageError(
+            f"suite {suite.name!r} runs without a reranker already (rerank.model is null); "
+            "set system.rerank.model to a CrossEncoder to measure what it adds"
+        )
+    out_dir = options.pop("out_dir", None)
+    without_dir = out_dir / f"without-{part}" if out_dir is not None else None
+    without = run_eval(
+        suite_file, base, console, out_dir=without_dir, overrides=WITHOUT[part], **options
+    )
+    console.print(f"without {part}: {without.out_dir}", markup=False)
+    full = run_eval(
+        suite_file, base, console, baseline_dir=without.out_dir, out_dir=out_dir, **options
+    )
+    return without, full
 
 
 @contextmanager
@@ -233,14 +276,23 @@ def _report(
     baseline: RunReport | None,
 ) -> RunReport:
     boot = suite.bootstrap
-    per_query = {m: tuple(measured.per_query[m]) for m in suite.metrics}
+    metrics = suite.measured_metrics
+    per_query = {m: tuple(measured.per_query[m]) for m in metrics}
     aggregates = tuple(
-        with_ci(m, per_query[m], resamples=boot.resamples, seed=boot.seed) for m in suite.metrics
+        with_ci(
+            m, per_query[m], resamples=boot.resamples, seed=boot.seed, statistic=statistic_of(m)
+        )
+        for m in metrics
     )
     by_name = {a.name: a for a in aggregates}
     comparisons = (
         compare_to_baseline(
-            measured.query_ids, per_query, baseline, resamples=boot.resamples, seed=boot.seed
+            measured.query_ids,
+            # latency_p50 holds latency_p95's per-item seconds: one paired mean difference
+            {m: v for m, v in per_query.items() if m != LATENCY_P50},
+            baseline,
+            resamples=boot.resamples,
+            seed=boot.seed,
         )
         if baseline is not None
         else ()
@@ -257,7 +309,7 @@ def _report(
         aggregates=aggregates,
         query_ids=measured.query_ids,
         per_query=per_query,
-        gates=tuple(evaluate_gates(by_name, suite.gates)),
+        gates=tuple(evaluate_gates(by_name, suite.all_gates)),
         slices=_slices(suite, measured.metadata, per_query),
         baseline_run=baseline.run_id if baseline is not None else None,
         comparisons=comparisons,
@@ -284,6 +336,7 @@ def _slices(
                 ci=True,
                 resamples=boot.resamples,
                 seed=boot.seed,
+                statistic=statistic_of(metric),
             )
             out += [SliceResult(metric, name, group, agg) for group, agg in groups.items()]
     return tuple(out)
