@@ -8,6 +8,11 @@ the original categorical columns, so quality and leakage checks see the data as 
     adult = load_adult()                  # 45,222 rows, target "income" (1 if >50K)
     adult["income"].mean()                # about 0.248
     load_wine()["cultivar"].nunique()     # 3
+    load_co2()                            # weekly Mauna Loa CO2, 1958-2001 (statsmodels)
+    load_breast_anomaly()                 # benign tumours + 5% malignant ones as anomalies
+
+The last two feed the time-series and anomaly-detection examples (configs/ml/co2.yaml,
+configs/ml/breast-anomaly.yaml).
 """
 
 from __future__ import annotations
@@ -151,3 +156,71 @@ def load_wine() -> pd.DataFrame:
     frame = bunch.data.rename(columns={"od280/od315_of_diluted_wines": "od280_od315"})
     names = np.asarray(bunch.target_names)
     return frame.assign(cultivar=names[bunch.target.to_numpy()])
+
+
+def _statsmodels_csv(relative: str) -> Path:
+    spec = importlib.util.find_spec("statsmodels")
+    if spec is None or not spec.submodule_search_locations:
+        raise DataError(
+            "the CO2 series ships with statsmodels, which is not installed: run "
+            "`pip install 'ragline[ml]'` (or `pip install statsmodels`)"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / relative
+    if not path.is_file():
+        raise DataError(f"statsmodels has no {path}; reinstall it (`pip install statsmodels`)")
+    return path
+
+
+def load_co2() -> pd.DataFrame:
+    """Weekly atmospheric CO2 at Mauna Loa (ppm), March 1958 to December 2001: 2,284 weeks.
+
+    Read from statsmodels' packaged CSV (statsmodels itself is not imported). The weeks form a
+    regular grid (every Saturday), but 59 of them have no measurement: those are filled by linear
+    interpolation between their neighbours and marked ``imputed = 1``, so a lag of 52 rows is
+    always exactly one year back (dropping them would shift every later lag). Columns: ``week``
+    (ISO date), ``co2``, ``imputed``.
+
+    >>> co2 = load_co2()
+    >>> co2.shape, int(co2["imputed"].sum()), co2["week"].iloc[0]
+    ((2284, 3), 59, '1958-03-29')
+    """
+    raw = pd.read_csv(_statsmodels_csv("datasets/co2/co2.csv"))
+    weeks = pd.to_datetime(raw["date"].astype(int).astype(str), format="%Y%m%d")
+    values = pd.Series(raw["co2"].to_numpy(dtype=np.float64), index=weeks)
+    gaps = values.isna()
+    filled = values.interpolate(method="time", limit_direction="both")
+    return pd.DataFrame(
+        {
+            "week": weeks.dt.strftime("%Y-%m-%d").to_numpy(),
+            "co2": filled.round(3).to_numpy(),
+            "imputed": gaps.astype("int64").to_numpy(),
+        }
+    )
+
+
+def load_breast_anomaly(contamination: float = 0.05, seed: int = 0) -> pd.DataFrame:
+    """Wisconsin breast cancer (scikit-learn) as an anomaly-detection set, built as the ODDS
+    "WBC" benchmark is: every benign tumour is normal, and a random sample of malignant ones
+    (``contamination`` of the result, fixed ``seed``) are the anomalies, ``anomaly = 1``.
+
+    The 30 measurements keep scikit-learn's names with ``_`` for spaces (``mean_radius``); the
+    rows are shuffled. The labels are for evaluation only: an anomaly model never reads them.
+
+    >>> frame = load_breast_anomaly()
+    >>> frame.shape, int(frame["anomaly"].sum())
+    ((376, 31), 19)
+    """
+    from sklearn.datasets import load_breast_cancer  # the data ships inside scikit-learn
+
+    if not 0 < contamination < 0.5:
+        raise DataError(f"contamination {contamination}: use a share in (0, 0.5)")
+    bunch = load_breast_cancer(as_frame=True)
+    data = bunch.data.rename(columns=lambda c: str(c).replace(" ", "_"))
+    malignant = bunch.target.to_numpy() == 0  # scikit-learn codes malignant as 0
+    benign = data[~malignant]
+    n_anomalies = round(contamination * len(benign) / (1.0 - contamination))
+    rng = np.random.default_rng(seed)
+    picked = rng.choice(np.flatnonzero(malignant), size=n_anomalies, replace=False)
+    rows = pd.concat([benign.assign(anomaly=0), data.iloc[np.sort(picked)].assign(anomaly=1)])
+    order = rng.permutation(len(rows))
+    return rows.iloc[order].reset_index(drop=True)

@@ -21,13 +21,16 @@ Hyper-parameter ranges come from `ragline.mltrack.tabular.tuning.DEFAULT_SPACES`
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
+import pandas as pd
 import yaml
 
 from ragline.mltrack.data.leakage import LEAK_AUC, LEAK_R2, WARN_AUC, WARN_R2
 from ragline.mltrack.data.profile import ColumnProfile, DataProfile
+from ragline.mltrack.errors import DataError
+from ragline.mltrack.forecast.seasonal import infer_season
 from ragline.mltrack.tabular.config import ModelKind, ParamRange, ParamValue, TrainConfig
 from ragline.mltrack.tabular.tuning import DEFAULT_SPACES
 
@@ -119,6 +122,9 @@ class Suggestion:
     primary: str
     time_column: str | None
     refused: str | None = None  # the data-quality gate's refusal of this table, if any
+    season: int | None = None  # forecasting: a numeric target over a time column
+    cycle: str | None = None  # forecasting: the calendar cycle for features.temporal.cycles
+    alert_budget: float | None = None  # anomaly detection: the share of rows to flag
 
 
 def _bars(p: DataProfile) -> tuple[float, float]:
@@ -262,8 +268,80 @@ def _scale_up(p: DataProfile, kind: ModelKind) -> list[Advice]:
     return steps
 
 
-def suggest(p: DataProfile) -> Suggestion:
-    """The recommendation for profile `p`: see the module docstring for the rules."""
+def suggest(
+    p: DataProfile, *, frame: pd.DataFrame | None = None, anomaly: bool = False
+) -> Suggestion:
+    """The recommendation for profile `p`: see the module docstring for the rules. With
+    `anomaly`, the binary target is a rare anomaly label (`_anomaly`); a numeric target with a
+    time column in `frame` is a forecast (`_forecast`)."""
+    if anomaly:
+        return _anomaly(p)
+    base = _supervised(p)
+    times = p.of_kind("datetime")
+    if p.task != "regression" or frame is None or not times or times[0].name not in frame:
+        return base
+    return _forecast(base, *infer_season(frame[times[0].name]))
+
+
+def _forecast(s: Suggestion, season: int, cycle: str | None, why: str) -> Suggestion:
+    """A numeric target over time: the target's own lags, the seasonal-naive baseline, and
+    leaves that fit a line (trees cannot predict past the largest train value: a trend)."""
+    target = s.profile.target
+    lags = sorted({1, 2, season})
+    what = f"{s.model} on lags {lags} of {target}"
+    why_start = f"a numeric target over {s.time_column!r}: its recent past forecasts it best"
+    if s.model == "lightgbm":
+        what += " with linear leaves (linear_tree)"
+        why_start += "; plain trees cannot forecast beyond the largest train value (a trend)"
+    start = Advice(what, why_start)
+    base = Advice(f"seasonal_naive, season {season}", why)
+    avoid = (*s.avoid, Advice("lags of 0 or future rows", "lags count back from 1: past only"))
+    return replace(
+        s,
+        start=start,
+        avoid=avoid,
+        excluded=s.excluded,
+        season=season,
+        cycle=cycle,
+        scale_up=(base, *s.scale_up),
+    )
+
+
+def _anomaly(p: DataProfile) -> Suggestion:
+    """A rare 0/1 label declared as anomalies: an Isolation Forest that never reads it."""
+    share = p.minority_share
+    if p.task != "classification" or share is None or share >= IMBALANCED:
+        raise DataError(
+            f"--task anomaly needs a rare 0/1 label (minority under {IMBALANCED:.0%}); "
+            f"{p.target!r} has {share if share is None else f'{share:.1%}'}: train a "
+            "classifier instead (--task classification)"
+        )
+    why = f"anomalies are {share:.1%} of {p.rows:,} rows: learn what is normal, flag the rest"
+    trees = HyperParam(
+        "n_estimators", 200, ParamRange(low=100, high=500, integer=True), "more: steadier scores"
+    )
+    return Suggestion(
+        p,
+        "isolation-forest",
+        Advice("isolation-forest on every usable column; the label only scores it", why),
+        (Advice("more labelled anomalies", "precision@K on a handful of cases has wide CIs"),),
+        (
+            Advice(
+                "training a classifier on the label", f"{share:.1%} positives: it memorises them"
+            ),
+        ),
+        (trees,),
+        Advice("stratified", f"keeps the {share:.1%} anomalies at the same share in every split"),
+        Advice("pr_auc", f"anomalies {share:.1%}: ROC-AUC flatters rare hits"),
+        tuple(Advice(c.name, c.reason) for c in p.of_kind("identifier", "constant", "text"))
+        + tuple(Advice(c.name, f"alone predicts the label ({c.alone:.3f})") for c in _leaky(p)),
+        "pr_auc",
+        None,
+        alert_budget=float(np.clip(round(share, 3), 0.001, 0.5)),
+    )
+
+
+def _supervised(p: DataProfile) -> Suggestion:
     kind, start = _choose_model(p)
     split, time_column = _split(p)
     metric = _metric(p)
@@ -298,6 +376,8 @@ def _feature_section(s: Suggestion) -> dict[str, object]:
     low = {"columns": [c.name for c in feats if c.kind == "categorical"], "encoding": "onehot"}
     high = [c.name for c in feats if c.kind == "high_cardinality"]
     target = {"columns": high, "encoding": "target", "folds": 5}  # out-of-fold, no leak
+    if s.alert_budget is not None:  # anomaly models never read the label: one-hot instead
+        target = {"columns": high, "encoding": "onehot", "max_categories": 50}
     section["categorical"] = [g for g in (low, target) if g["columns"]]
     return section
 
@@ -313,16 +393,23 @@ def _space(s: Suggestion) -> dict[str, dict[str, object]]:
 def config_body(s: Suggestion, data_ref: str) -> dict[str, object]:
     """The starter config as a plain mapping; `starter_config` validates it."""
     p = s.profile
-    data: dict[str, object] = {"path": data_ref, "target": p.target, "task": p.task}
+    task = "anomaly" if s.alert_budget is not None else p.task
+    data: dict[str, object] = {"path": data_ref, "target": p.target, "task": task}
     if p.task == "classification":
         data["positive_label"] = p.positive
     if s.time_column is not None:
         data["time_column"] = s.time_column
     start = {h.name: h.start for h in s.params if h.start is not None}
+    if (
+        s.season is not None and s.model == "lightgbm"
+    ):  # a line per leaf follows the trend; few, large leaves keep the
+        # lines steady (15 leaves of 5 rows forecast CO2 worse than last year's value)
+        start |= {"linear_tree": True, "num_leaves": 8, "min_data_in_leaf": 20}
     model: dict[str, object] = {"kind": s.model, "params": start}
     if s.model == "lightgbm":
         model |= {"rounds": 1000 if p.rows >= LARGE_ROWS else 500, "early_stopping": 30}
-    tune: dict[str, object] = {"trials": 0, "seed": 0, "space": _space(s)}
+    tune: dict[str, object] = {"trials": 0, "seed": 0}
+    tune |= {} if task == "anomaly" else {"space": _space(s)}  # anomaly models are not tuned
     tune |= {} if s.primary == "roc_auc" else {"metric": s.primary}  # roc_auc is the default
     return {
         "experiment": {"hypothesis": f"{s.model} starter beats the baseline on {s.primary}"},
@@ -333,12 +420,31 @@ def config_body(s: Suggestion, data_ref: str) -> dict[str, object]:
             "valid_size": 0.2,
             "seed": 0,
         },
-        "features": _feature_section(s),
-        "baseline": {"kind": "auto"},
+        "features": _feature_section(s) | _temporal_section(s),
         "model": model,
         "tune": tune,
         "metrics": {"primary": s.primary},
-    }
+    } | _baseline_section(s)
+
+
+def _temporal_section(s: Suggestion) -> dict[str, object]:
+    """A forecast's features: lags 1, 2 and one season of the target, a rolling mean, and the
+    calendar cycle of the time column (all past-only or calendar-only)."""
+    if s.season is None or s.time_column is None:
+        return {}
+    target = s.profile.target
+    own = {"column": target, "lags": sorted({1, 2, s.season})}
+    own["rolling"] = [{"window": max(2, min(s.season, 4)), "stats": ["mean"]}]
+    cycles = [{"column": s.time_column, "cycles": [s.cycle]}] if s.cycle else []
+    return {"temporal": [own, *cycles]}
+
+
+def _baseline_section(s: Suggestion) -> dict[str, object]:
+    if s.alert_budget is not None:
+        return {"baseline": {"kind": "zscore"}, "anomaly": {"alert_budget": s.alert_budget}}
+    if s.season is not None:
+        return {"baseline": {"kind": "seasonal_naive", "season": s.season}}
+    return {"baseline": {"kind": "auto"}}
 
 
 def starter_config(s: Suggestion, data_ref: str) -> TrainConfig:
@@ -348,11 +454,11 @@ def starter_config(s: Suggestion, data_ref: str) -> TrainConfig:
 
 def render_config(s: Suggestion, data_ref: str, source: str = "") -> str:
     """The starter config as YAML, its header saying what was measured and decided."""
-    starter_config(s, data_ref)  # refuse to write a config `ragline ml train` would reject
+    task = starter_config(s, data_ref).data.task  # refuse a config `ml train` would reject
     p = s.profile
     lines = [
         f"# starter config written by `ragline ml suggest` from {source or data_ref}",
-        f"# measured: {p.rows:,} rows, task {p.task}"
+        f"# measured: {p.rows:,} rows, task {task}"
         + (f", classes {p.classes}" if p.classes else ""),
         f"# model: {s.start.what}: {s.start.why}",
         f"# split: {s.split.what}: {s.split.why}",

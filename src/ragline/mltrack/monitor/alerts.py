@@ -22,8 +22,9 @@ Every firing appends one ``fire`` row and one row per action to ``ragline_alert_
 rollback callback and a retrain's or rollback's `MltrackError` are recorded as failed outcomes
 and logged. A ``rollback`` action calls `on_rollback(model, fired)` (the serving layer passes
 the registry's `ModelRegistry.rollback`: production goes back to the version before it), e.g. on
-``concept_drift >= 2`` (sustained) for a model; canary rollouts of classical models will use
-the same hook.
+``concept_drift >= 2`` (sustained) for a model. For a model in a gradual rollout
+(`ragline.mltrack.rollout`), `canary_first` wraps that callback so the alert aborts the running
+canary instead: production never changed, so there is nothing to roll back.
 """
 
 from __future__ import annotations
@@ -145,6 +146,24 @@ class AlertLogEntry:
 
 RetrainCallback: TypeAlias = "Callable[[str, Fired], RetrainOutcome]"
 RollbackCallback: TypeAlias = Callable[[str, Fired], str]  # model, firing -> what it did
+
+
+def canary_first(
+    abort: Callable[[str, str], str | None], fallback: RollbackCallback
+) -> RollbackCallback:
+    """An `on_rollback` that first calls `abort(model, reason)`, which stops the model's running
+    canary and says what it did (None: no canary runs), and otherwise `fallback`.
+
+    Example:
+        >>> act = canary_first(lambda m, why: None, lambda m, f: f"{m}: production is v3 again")
+        >>> AlertEngine(rules, store, on_rollback=act)  # doctest: +SKIP
+    """
+
+    def act(model: str, fired: Fired) -> str:
+        done = abort(model, f"alert {fired.rule}: {fired.metric}={fired.value:g}")
+        return done if done is not None else fallback(model, fired)
+
+    return act
 
 
 class AlertEngine:

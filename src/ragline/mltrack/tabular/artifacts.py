@@ -78,6 +78,7 @@ class ModelFile(BaseModel):
     signature: Signature
     params: dict[str, ParamValue] = Field(default_factory=dict)
     best_iteration: int | None = None
+    threshold: float | None = Field(None, description="anomaly: the alert threshold")
     versions: dict[str, str] = Field(default_factory=dict)
 
 
@@ -137,6 +138,7 @@ def save_model(
         ),
         params=dict(meta.params),
         best_iteration=meta.best_iteration,
+        threshold=meta.threshold,
         versions={library: _version(library), "ragline": _version("ragline")},
     )
     (folder / "model.json").write_text(card.model_dump_json(indent=2), encoding="utf-8")
@@ -203,7 +205,14 @@ def load_model(
     sig = card.signature
     features = tuple(f.name for f in sig.features)
     meta = ModelMeta(
-        card.kind, card.task, features, sig.target, sig.classes, card.params, card.best_iteration
+        card.kind,
+        card.task,
+        features,
+        sig.target,
+        sig.classes,
+        card.params,
+        card.best_iteration,
+        card.threshold,
     )
     if card.format == "lightgbm-text":
         booster = lgb.Booster(model_file=path)

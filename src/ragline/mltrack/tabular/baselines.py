@@ -10,6 +10,9 @@ falls back to the majority/mean for rows no rule matches. Rule predictions are h
 for classification a matched row scores 1.0 or 0.0, so compare rules on accuracy or F1. For a
 multiclass target (``classes`` of more than two) scores are (n, K) matrices: ``majority`` gives
 every row the train class shares, a matched rule all of the probability to its class.
+``seasonal_naive`` (forecasting) predicts the value ``season`` rows back, which training computes
+past-only (`ragline.mltrack.forecast.seasonal`); anomaly detection's ``zscore`` baseline lives in
+`ragline.mltrack.anomaly.zscore`.
 """
 
 from __future__ import annotations
@@ -56,10 +59,14 @@ class Baseline:
     rules: tuple[Rule, ...] = ()
     rule_values: tuple[float, ...] = ()
     shares: tuple[float, ...] = ()  # multiclass: the train share of each class
+    column: str | None = None  # seasonal_naive: the forecast column training added
 
     def predict(self, frame: pd.DataFrame) -> FloatArray:
         """One score per row of ``frame`` (multiclass: one row of class probabilities)."""
         out = np.full(len(frame), self.default, dtype=np.float64)
+        if self.column is not None:  # an entity's first row has no past: the train mean
+            forecast = frame[self.column].to_numpy(dtype=np.float64, na_value=np.nan)
+            return np.asarray(np.where(np.isnan(forecast), out, forecast), dtype=np.float64)
         if self.shares:
             out = np.tile(np.asarray(self.shares, dtype=np.float64), (len(frame), 1))
         free = np.ones(len(frame), dtype=bool)
@@ -109,9 +116,11 @@ def fit_baseline(
     y_train: npt.ArrayLike,
     *,
     classes: Sequence[object] = (0, 1),
+    column: str | None = None,
 ) -> Baseline:
     """Fit the baseline on the train targets (0/1 with ``classes`` = [negative, positive] for
-    classification, positions 0..K-1 for K > 2 classes, numbers for regression).
+    classification, positions 0..K-1 for K > 2 classes, numbers for regression);
+    ``seasonal_naive`` reads its forecasts from ``column`` (`ragline.mltrack.forecast`).
 
     Example:
         >>> from ragline.mltrack.tabular.config import Rule
@@ -130,6 +139,10 @@ def fit_baseline(
     if task == "classification" and len(classes) > 2:
         counts = np.bincount(y.astype(np.int64), minlength=len(classes))
         shares = tuple(float(c) for c in counts / counts.sum())
+    if kind == "seasonal_naive":
+        if column is None:
+            raise DataError("baseline: seasonal_naive needs the forecast column; see train.py")
+        return Baseline(kind=kind, task=task, default=default, column=column)
     if kind != "rules":
         return Baseline(kind=kind, task=task, default=default, shares=shares)
     values = tuple(_rule_value(r, i, task, classes) for i, r in enumerate(spec.rules))

@@ -16,25 +16,32 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from ragline.mltrack.anomaly.config import AnomalySpec, anomaly_problems
 from ragline.mltrack.data.quality import QualitySpec
 from ragline.mltrack.errors import MltrackError
 from ragline.mltrack.yaml_file import explain, read_mapping
 
-Task = Literal["classification", "regression"]
+Task = Literal["classification", "regression", "anomaly"]
 ParamValue = int | float | str | bool | None
 Cycle = Literal["dayofweek", "month", "hour", "dayofyear"]
 RollingStat = Literal["mean", "std", "min", "max", "sum"]
 Impute = Literal["all", "numeric", "off"]  # what the feature pipeline imputes
-ModelKind = Literal["lightgbm", "xgboost", "sklearn-logreg", "sklearn-rf", "sklearn-hgb"]
+ModelKind = Literal[
+    "lightgbm", "xgboost", "sklearn-logreg", "sklearn-rf", "sklearn-hgb", "isolation-forest"
+]
 # metrics tuning can optimise: each has a native per-round equivalent in LightGBM and XGBoost
 TuneMetric = Literal["roc_auc", "pr_auc", "log_loss", "rmse", "mae"]
-MAXIMISED = frozenset({"roc_auc", "pr_auc", "accuracy", "f1", "macro_f1", "r2"})
+MAXIMISED = frozenset(
+    {"roc_auc", "pr_auc", "accuracy", "f1", "macro_f1", "r2", "precision_at_k", "recall_at_k"}
+)
 CLASSIFICATION_METRICS = ("roc_auc", "pr_auc", "log_loss", "brier", "accuracy", "f1")
 # a classification target with more than two classes: macro_f1 first; roc_auc is one-vs-rest
 MULTICLASS_METRICS = ("macro_f1", "accuracy", "log_loss", "roc_auc")
 # models that refuse NaN: `features.impute: null` imputes for these only
 NEEDS_IMPUTATION = frozenset({"sklearn-logreg"})
 REGRESSION_METRICS = ("rmse", "mae", "r2")
+# anomaly detection, scored against labels the model never saw; pr_auc first (rare positives)
+ANOMALY_METRICS = ("pr_auc", "roc_auc", "precision_at_k", "recall_at_k")
 _MEAN_ONLY: list[RollingStat] = ["mean"]
 _SUFFIX_FORMATS = {
     ".csv": "csv",
@@ -183,10 +190,15 @@ class Rule(_Section):
 
 
 class BaselineSpec(_Section):
-    """Trained before the model: majority class, train mean, or hand-written rules."""
+    """Trained before the model: majority class, train mean, hand-written rules, the value
+    ``season`` rows back (``seasonal_naive``, forecasting) or robust z-scores (``zscore``,
+    anomaly detection; what ``auto`` picks for ``task: anomaly``)."""
 
-    kind: Literal["auto", "majority", "mean", "rules"] = "auto"
+    kind: Literal["auto", "majority", "mean", "rules", "seasonal_naive", "zscore"] = "auto"
     rules: list[Rule] = Field(default_factory=list)
+    season: int = Field(
+        1, ge=1, description="seasonal_naive: rows back within the entity (52: weekly, yearly)"
+    )
 
 
 class ModelSpec(_Section):
@@ -245,6 +257,9 @@ class MetricsSpec(_Section):
     threshold: float = Field(0.5, gt=0, lt=1, description="probability -> positive label")
     calibration_bins: int = Field(10, ge=2)
     fairness_min_count: int = Field(30, ge=1)
+    top_k: int | None = Field(
+        None, ge=1, description="anomaly: K of precision@K; null: the test split's anomalies"
+    )
 
 
 class FairnessSpec(_Section):
@@ -266,7 +281,18 @@ class ExperimentSpec(_Section):
     intended_use: str | None = Field(None, description="for the model card")
     out_of_scope: str | None = Field(None, description="for the model card")
     limitations: list[str] = Field(default_factory=list, description="for the model card")
-    owner: str | None = None
+    owner: str | None = Field(None, description="team or person answerable for the model")
+    notes: str | None = Field(None, description="free text kept on the experiment record")
+    retraining: str | None = Field(
+        None, description="model card, maintenance: retraining cadence or trigger"
+    )
+    monitoring: str | None = Field(
+        None, description="model card, maintenance: the monitoring in place (drift, alerts)"
+    )
+    ethical_considerations: list[str] = Field(
+        default_factory=list, description="model card: risks, affected groups, mitigations"
+    )
+    contact: str | None = Field(None, description="model card: where to send questions/issues")
 
 
 class TrainConfig(_Section):
@@ -289,6 +315,7 @@ class TrainConfig(_Section):
     metrics: MetricsSpec = Field(default_factory=MetricsSpec)
     experiment: ExperimentSpec = Field(default_factory=ExperimentSpec)
     fairness: FairnessSpec = Field(default_factory=FairnessSpec)
+    anomaly: AnomalySpec = Field(default_factory=AnomalySpec)
     golden: Path | None = Field(
         None, description="labelled rows candidate and production both score at promotion"
     )
@@ -299,13 +326,13 @@ class TrainConfig(_Section):
     @property
     def primary_metric(self) -> str:
         """The metric named by metrics.primary, or the task's default."""
-        default = "roc_auc" if self.data.task == "classification" else "rmse"
-        return self.metrics.primary or default
+        default = {"classification": "roc_auc", "regression": "rmse", "anomaly": "pr_auc"}
+        return self.metrics.primary or default[self.data.task]
 
     @property
     def tune_metric(self) -> TuneMetric:
         """The metric tuning optimises, or the task's default."""
-        return self.tune.metric or ("roc_auc" if self.data.task == "classification" else "rmse")
+        return self.tune.metric or ("rmse" if self.data.task == "regression" else "roc_auc")
 
     @property
     def impute(self) -> Impute:
@@ -358,19 +385,29 @@ def _cross_checks(c: TrainConfig) -> list[str]:
         out.append("model.kind: sklearn-logreg is a classifier; use lightgbm or sklearn-hgb")
     if base == "rules" and not c.baseline.rules:
         out.append("baseline.rules: a rules baseline needs at least one rule")
-    allowed: tuple[str, ...] = REGRESSION_METRICS
+    allowed: tuple[str, ...] = REGRESSION_METRICS if task == "regression" else ANOMALY_METRICS
     if task == "classification":
         allowed = tuple(dict.fromkeys(CLASSIFICATION_METRICS + MULTICLASS_METRICS))
     for name in [c.primary_metric, *c.metrics.secondary]:
         if name not in allowed:
             out.append(f"metrics: {name!r} is not a {task} metric; choose from {list(allowed)}")
-    tune_ok = {"roc_auc", "pr_auc", "log_loss"} if task == "classification" else {"rmse", "mae"}
+    tune_ok = {"roc_auc", "pr_auc", "log_loss"} if task != "regression" else {"rmse", "mae"}
     if c.tune_metric not in tune_ok:
         out.append(f"tune.metric: {c.tune_metric!r} is not a {task} metric; use {sorted(tune_ok)}")
     wanted = "maximize" if c.tune_metric in MAXIMISED else "minimize"
     if c.tune.direction is not None and c.tune.direction != wanted:
         out.append(f"tune.direction: {c.tune_metric} must {wanted}; drop direction or fix it")
-    return out
+    return out + _task_checks(c)
+
+
+def _task_checks(c: TrainConfig) -> list[str]:
+    """Forecasting and anomaly-detection choices that only fit their task."""
+    out: list[str] = []
+    task, base = c.data.task, c.baseline.kind
+    if base == "seasonal_naive" and (task != "regression" or not c.data.time_column):
+        out.append("baseline.kind: seasonal_naive needs task: regression and data.time_column")
+    target_encoded = any(cat.encoding == "target" for cat in c.features.categorical)
+    return out + anomaly_problems(task, base, c.model.kind, c.tune.trials, target_encoded)
 
 
 def _multiclass_checks(c: TrainConfig, n_classes: int) -> list[str]:

@@ -14,7 +14,9 @@ model they are an (n, K) matrix of class probabilities (labels 0..K-1), scored w
 accuracy, log_loss and one-vs-rest roc_auc (the mean over classes, skipping a class a resample
 lacks), a per-class precision/recall/F1 report and top-label calibration (the predicted class's
 probability against being right); fairness is binary-only. ``per_row`` keeps each row's label,
-score and losses, for later paired comparisons between runs.
+score and losses, for later paired comparisons between runs. Anomaly scores (``task: anomaly``)
+get pr_auc, roc_auc and precision/recall at K (``MetricsSpec.top_k``); `relative_mae` gives a
+forecast's MASE against the seasonal-naive baseline.
 """
 
 from __future__ import annotations
@@ -76,6 +78,25 @@ def _r2_batch(y: FloatArray, s: FloatArray, _t: float) -> FloatArray:
     sst = ((y - y.mean(axis=-1, keepdims=True)) ** 2).sum(axis=-1)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.asarray(np.where(sst > 0, 1.0 - sse / sst, np.nan), dtype=np.float64)
+
+
+def _at_k(y: FloatArray, s: FloatArray, k: int | None, recall: bool) -> FloatArray:
+    """Precision (or recall) among each resample's ``k`` highest scores; rows tied with the
+    k-th score share the slots left (the expectation over random tie-breaking), so a constant
+    score gets the base rate, not whatever order the rows came in."""
+    top = min(k or 1, y.shape[-1])
+    kth = np.sort(s, axis=-1)[..., ::-1][..., top - 1 : top]
+    above, tied = s > kth, s == kth
+    positive = y > 0.5
+    slots = top - above.sum(axis=-1)
+    hits = (above & positive).sum(axis=-1) + (tied & positive).sum(axis=-1) * slots / tied.sum(
+        axis=-1
+    )
+    if not recall:
+        return np.asarray(hits / top, dtype=np.float64)
+    positives = positive.sum(axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asarray(np.where(positives > 0, hits / positives, np.nan), dtype=np.float64)
 
 
 def _mean_of(rows: Callable[[FloatArray, FloatArray, float], FloatArray]) -> Batch:
@@ -142,8 +163,12 @@ def _multi_rows(y: IntArray, p: FloatArray) -> dict[str, FloatArray]:
     return {"log_loss": loss, "accuracy": (p.argmax(axis=1) == y).astype(np.float64)}
 
 
-def _at_rows(name: str, y: FloatArray, s: FloatArray, t: float) -> AtRows:
-    """`name` over resampled row indices; `s` is a score per row, or (multiclass) a matrix."""
+def _at_rows(name: str, y: FloatArray, s: FloatArray, t: float, k: int | None = None) -> AtRows:
+    """`name` over resampled row indices; `s` is a score per row, or (multiclass) a matrix;
+    ``k``: the K of precision_at_k / recall_at_k (null: the rows' positives)."""
+    if name in ("precision_at_k", "recall_at_k"):
+        k = k or max(1, int(y.sum()))
+        return lambda idx: _at_k(y[idx], s[idx], k, name == "recall_at_k")
     if s.ndim == 1:
         batch = _BATCH[name]
         return lambda idx: batch(y[idx], s[idx], t)
@@ -166,7 +191,9 @@ def _point(stat: AtRows, n: int) -> float | None:
 _PER_ROW = {
     "classification": ("log_loss", "brier", "accuracy"),
     "regression": ("mae", "squared_error"),
+    "anomaly": (),
 }
+AT_K = ("precision_at_k", "recall_at_k")
 
 
 def metric_value(
@@ -178,7 +205,7 @@ def metric_value(
         >>> metric_value("roc_auc", [0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
         0.75
     """
-    if name not in _BATCH:
+    if name not in _BATCH and name not in AT_K:
         raise ValueError(f"unknown metric {name!r}; choose from {sorted(_BATCH)}")
     y, s = np.asarray(y_true, dtype=np.float64), np.asarray(score, dtype=np.float64)
     return _point(_at_rows(name, y, s, threshold), len(y))
@@ -255,7 +282,7 @@ def _resampled_ci(
 
 
 def _aggregate(name: str, y: FloatArray, s: FloatArray, spec: MetricsSpec) -> Aggregate:
-    stat = _at_rows(name, y, s, spec.threshold)
+    stat = _at_rows(name, y, s, spec.threshold, spec.top_k)
     value = _point(stat, len(y))
     if value is None:
         return Aggregate(name, None, 0, len(y))
@@ -361,7 +388,8 @@ def compare(
 def _delta(
     name: str, y: FloatArray, s: FloatArray, b: FloatArray, spec: MetricsSpec
 ) -> MetricDelta:
-    model, base = _at_rows(name, y, s, spec.threshold), _at_rows(name, y, b, spec.threshold)
+    model = _at_rows(name, y, s, spec.threshold, spec.top_k)
+    base = _at_rows(name, y, b, spec.threshold, spec.top_k)
     model_value, base_value = _point(model, len(y)), _point(base, len(y))
     if model_value is None or base_value is None:
         return MetricDelta(name, None, None, None, None)
@@ -373,3 +401,31 @@ def _delta(
     if ci[0] > 0 or ci[1] < 0:
         improved = (ci[0] > 0) == (name in MAXIMISED)
     return MetricDelta(name, delta, ci[0], ci[1], improved)
+
+
+def relative_mae(
+    y_true: npt.ArrayLike, score: npt.ArrayLike, baseline_score: npt.ArrayLike, spec: MetricsSpec
+) -> Aggregate:
+    """``mase``: the model's MAE over the baseline's on the same rows, with a paired bootstrap
+    CI; under 1 the model beats it. With the seasonal-naive baseline it is the MASE of Hyndman &
+    Koehler (2006), scaled on the test rows rather than in-sample.
+
+    Example:
+        >>> relative_mae([1.0, 2.0, 3.0, 4.0], [1.5, 2.5, 3.5, 4.5], [2.0, 3.0, 4.0, 5.0],
+        ...              MetricsSpec(resamples=20)).value
+        0.5
+    """
+    y = np.asarray(y_true, dtype=np.float64)
+    mae = _BATCH["mae"]
+    s, b = np.asarray(score, dtype=np.float64), np.asarray(baseline_score, dtype=np.float64)
+
+    def ratio(idx: IntArray) -> FloatArray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.asarray(mae(y[idx], s[idx], 0.0) / mae(y[idx], b[idx], 0.0))
+
+    value = _point(ratio, len(y))
+    if value is None or not np.isfinite(value):
+        return Aggregate("mase", None, 0, len(y))
+    ci = _resampled_ci(len(y), ratio, value, spec)
+    low, high = ci if ci is not None else (None, None)
+    return Aggregate("mase", value, len(y), 0, low, high)

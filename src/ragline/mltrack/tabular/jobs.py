@@ -32,6 +32,7 @@ from ragline.mltrack.config import MltrackConfig
 from ragline.mltrack.data.leakage import FitRecord, LeakageInputs, LeakageReport, run_all
 from ragline.mltrack.data.quality import QualityReport, QualitySpec, require_quality, score_quality
 from ragline.mltrack.errors import MltrackError
+from ragline.mltrack.forecast.lags import own_past_features
 from ragline.mltrack.tabular.config import MAXIMISED, MetricsSpec, TrainConfig
 from ragline.mltrack.tabular.data import load_frame
 from ragline.mltrack.tabular.evaluate import EvalReport, evaluate
@@ -103,6 +104,8 @@ def leakage_report(config: TrainConfig, prep: Prepared) -> LeakageReport:
     at = (spec.prediction_time or spec.time_column) if spec.feature_times else None
     # the columns the model reads (plus target, entity, times): unused columns cannot leak
     keep = {*prep.pipeline.input_columns, spec.target, spec.id_column, at, *spec.feature_times}
+    # the target's own lags are past-only by construction (ragline.mltrack.forecast.lags)
+    keep -= own_past_features(spec.target, config.features.temporal)
     used = [c for c in prep.frame.columns if c in keep]
     return run_all(
         LeakageInputs(
@@ -133,8 +136,11 @@ def train_job(
     *,
     force: bool = False,
     say: Say = _quiet,
+    checked: tuple[Prepared, LeakageReport] | None = None,
 ) -> TrainOutcome:
-    """Quality gate, experiment, training, leakage checks, verdict, registration."""
+    """Quality gate, experiment, training, leakage checks, verdict, registration. `checked`:
+    `prepare(config)` and its leakage report, made already (a pipeline's leakage stage): the
+    training reuses both instead of loading, fitting and checking the same rows again."""
     quality = check_quality(config, ml, force=force)
     say(f"data quality {quality.total}/30 ({'forced' if quality.forced else 'passed'})")
     plan = ExperimentPlan(
@@ -146,9 +152,11 @@ def train_job(
     with Tracker(ml, data_dir) as tracker, tracker.start_run(plan) as run:
         say(f"experiment {run.exp_id}: training {config.model.kind}")
         run.set_tags(_quality_tags(quality))
-        result = train(config, run, out_dir)
+        result = train(config, run, out_dir, checked[0] if checked else None)
         # the checks read what training fitted; nothing is loaded or fitted again
-        leakage = leakage_report(config, result.prepared or prepare(config))
+        leakage = (
+            checked[1] if checked else leakage_report(config, result.prepared or prepare(config))
+        )
         verdict = _finish(run, result, leakage)
         run.set_tags(_fairness_tags(config, result))
         version = None
@@ -315,15 +323,7 @@ def promote_job(
     registry = ModelRegistry(ml, data_dir)
     try:
         with Tracker(ml, data_dir) as tracker:
-            candidate, tags = _record_of(registry, tracker, name, version)
-            current = registry.current(name, "production")
-            production, golden = None, None
-            if current is not None and current.version != version:
-                production, _ = _record_of(registry, tracker, name, current.version)
-                if T_GOLDEN in tags and candidate.outcome is not None:
-                    pair, metric = (version, current.version), candidate.outcome.primary.name
-                    golden = golden_delta(registry, name, pair, Path(tags[T_GOLDEN]), metric)
-            inputs = gate_inputs(candidate, tags, production, tolerance, golden)
+            inputs, candidate = gate_evidence(registry, tracker, name, version, tolerance)
             plan = ExperimentPlan("", "", "")  # only for the actor and command
             decision = registry.promote(
                 name,
@@ -340,6 +340,28 @@ def promote_job(
             return decision
     finally:
         registry.close()
+
+
+def gate_evidence(
+    registry: ModelRegistry,
+    tracker: Tracker,
+    name: str,
+    version: int,
+    tolerance: float = DEFAULT_TOLERANCE,
+) -> tuple[GateInputs, ExperimentRecord]:
+    """The promotion gates' evidence for `name` `version` from the experiments that trained it
+    and the current production version (golden rows scored by both when its config named a
+    ``golden`` file), and the candidate's experiment; `ragline ml promote` and a rollout's
+    start gather it the same way."""
+    candidate, tags = _record_of(registry, tracker, name, version)
+    current = registry.current(name, "production")
+    production, golden = None, None
+    if current is not None and current.version != version:
+        production, _ = _record_of(registry, tracker, name, current.version)
+        if T_GOLDEN in tags and candidate.outcome is not None:
+            pair, metric = (version, current.version), candidate.outcome.primary.name
+            golden = golden_delta(registry, name, pair, Path(tags[T_GOLDEN]), metric)
+    return gate_inputs(candidate, tags, production, tolerance, golden), candidate
 
 
 def _record_of(
@@ -369,6 +391,7 @@ def evaluate_job(
     macro_f1 first, and the per-class report)."""
     from ragline.mltrack.tabular.artifacts import load_model, load_pipeline
     from ragline.mltrack.tabular.config import (
+        ANOMALY_METRICS,
         CLASSIFICATION_METRICS,
         MULTICLASS_METRICS,
         REGRESSION_METRICS,
@@ -396,7 +419,7 @@ def evaluate_job(
     spec = DataSpec(path=data, target=meta.target, task=meta.task, positive_label=positive)
     frame = load_frame(spec)
     y, _ = encode_target(frame[meta.target], spec, meta.classes)
-    names: tuple[str, ...] = REGRESSION_METRICS
+    names: tuple[str, ...] = ANOMALY_METRICS if meta.task == "anomaly" else REGRESSION_METRICS
     if meta.task == "classification":
         names = MULTICLASS_METRICS if meta.multiclass else CLASSIFICATION_METRICS
     scores = model_output(model, pipeline, frame)

@@ -27,6 +27,7 @@ import xgboost as xgb
 from sklearn.ensemble import (
     HistGradientBoostingClassifier,
     HistGradientBoostingRegressor,
+    IsolationForest,
     RandomForestClassifier,
     RandomForestRegressor,
 )
@@ -60,7 +61,8 @@ XGB_METRICS = {
 
 @dataclass(frozen=True, slots=True)
 class ModelMeta:
-    """What a fitted model is: kind, task, input features, target, classes and params."""
+    """What a fitted model is: kind, task, input features, target, classes, params and (anomaly
+    models) the alert threshold on the score."""
 
     kind: ModelKind
     task: Task
@@ -69,6 +71,7 @@ class ModelMeta:
     classes: tuple[Label, ...] | None = None
     params: Mapping[str, ParamValue] = field(default_factory=dict)
     best_iteration: int | None = None
+    threshold: float | None = None  # the score at or above which a row is labelled classes[-1]
 
     @property
     def multiclass(self) -> bool:
@@ -119,15 +122,17 @@ def predict_labels(
     model: TabularModel, pipeline: FeaturePipeline | None, frame: pd.DataFrame
 ) -> tuple[FloatArray, npt.NDArray[np.intp] | None]:
     """`score_frame`'s scores and each row's predicted class as a position in
-    ``meta.classes`` (None for regression): `class_labels`' rule for two classes, the most
+    ``meta.classes`` (None for regression): `class_labels`' rule for two classes (at
+    ``meta.threshold`` when set: an anomaly model's alert threshold, 1 = flagged), the most
     probable class for more. ``POST /v1/predict``, ``ragline ml score`` and pyfunc use it."""
     out, meta = model_output(model, pipeline, frame), model.meta
     if out.ndim == 2:
         best = np.asarray(out.argmax(axis=1), dtype=np.intp)
         return np.asarray(out[np.arange(len(out)), best], dtype=np.float64), best
-    if meta.task != "classification" or not meta.classes:
+    if meta.task == "regression" or not meta.classes:
         return out, None
-    return out, np.where(out >= 0.5, len(meta.classes) - 1, 0).astype(np.intp)
+    cut = 0.5 if meta.threshold is None else meta.threshold
+    return out, np.where(out >= cut, len(meta.classes) - 1, 0).astype(np.intp)
 
 
 def class_labels(
@@ -189,7 +194,11 @@ class SklearnModel:
         return self.predict_matrix(_matrix(x, self.meta.features))
 
     def predict_matrix(self, matrix: FloatArray) -> FloatArray:
-        """Scores of a float64 matrix whose columns are ``meta.features``, in order."""
+        """Scores of a float64 matrix whose columns are ``meta.features``, in order; an
+        Isolation Forest's is the anomaly score s(x) = 2^(-E[h(x)]/c(n)) of Liu et al. (2008),
+        in (0, 1], higher = more anomalous (scikit-learn's ``score_samples`` is -s(x))."""
+        if self.meta.task == "anomaly":
+            return np.asarray(-self.estimator.score_samples(matrix), dtype=np.float64)
         if self.meta.multiclass:
             return np.asarray(self.estimator.predict_proba(matrix), dtype=np.float64)
         if self.meta.task == "classification":
@@ -314,6 +323,8 @@ def _fit_xgboost(
 
 def _sklearn_estimator(kind: ModelKind, task: Task, params: dict[str, ParamValue]) -> Any:
     classification = task == "classification"
+    if kind == "isolation-forest":  # unsupervised: fitted on the features alone
+        return IsolationForest(**({"n_estimators": 200} | params))
     if kind == "sklearn-logreg":
         if not classification:
             raise TrainConfigError("model.kind: sklearn-logreg is for classification tasks")
@@ -337,13 +348,13 @@ def fit_sklearn(kind: ModelKind, data: TrainData, params: Mapping[str, ParamValu
         estimator = _sklearn_estimator(kind, data.task, dict(params))
     except TypeError as exc:
         raise TrainConfigError(f"model.params: {exc}; see the estimator's documentation") from exc
-    target = data.y_train.astype(np.int64) if data.task == "classification" else data.y_train
+    target = data.y_train.astype(np.int64) if data.task != "regression" else data.y_train
     if data.multiclass and len(np.unique(target)) < len(data.classes or ()):
         raise DataError(
             f"the train split lacks some of the classes {list(data.classes or ())[:10]}; "
             "add rows of the rare classes or use a stratified split"
         )
-    estimator.fit(x, target)
+    estimator.fit(x) if kind == "isolation-forest" else estimator.fit(x, target)
     meta = ModelMeta(kind, data.task, data.features, data.target, data.classes, dict(params))
     return SklearnModel(meta, estimator)
 
@@ -362,7 +373,8 @@ def _threads(spec: ModelSpec) -> dict[str, ParamValue]:
     # on a busy machine, OpenMP spinning over every core can make boosting 10x slower
     if spec.threads is None:
         return {}
-    key = {"lightgbm": "num_threads", "xgboost": "nthread", "sklearn-rf": "n_jobs"}.get(spec.kind)
+    forests = {"sklearn-rf": "n_jobs", "isolation-forest": "n_jobs"}
+    key = ({"lightgbm": "num_threads", "xgboost": "nthread"} | forests).get(spec.kind)
     return {} if key is None else {key: spec.threads}
 
 

@@ -224,9 +224,11 @@ def output_schema(
 
 def _label_values(scorer: Scorer) -> pa.Array | None:
     meta = scorer.model.meta
-    if meta.task != "classification" or not meta.classes:
+    if meta.task == "regression" or not meta.classes:
         return None
-    return pa.array(list(meta.classes))  # binary: (negative, positive)
+    return pa.array(
+        list(meta.classes)
+    )  # anomaly: (0, 1), 1 = flagged  # binary: (negative, positive)
 
 
 def score_batch(

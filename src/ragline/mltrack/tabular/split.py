@@ -63,7 +63,7 @@ def _checked(split: Split) -> Split:
 
 def _strata(frame: pd.DataFrame, target: str, task: Task) -> pd.Series | None:
     y = frame[target]
-    if task == "classification":
+    if task != "regression":  # classes, or anomaly labels: keep the rare ones in every split
         return y
     binned = pd.qcut(y, q=min(10, max(2, len(y) // 50)), labels=False, duplicates="drop")
     return binned if binned.nunique() > 1 else None

@@ -25,23 +25,41 @@ import numpy as np
 import pandas as pd
 
 from ragline.evals.result import Aggregate
+from ragline.mltrack.anomaly.budget import budget_threshold, flagged_share
+from ragline.mltrack.anomaly.zscore import ZScoreBaseline, fit_zscore
+from ragline.mltrack.forecast.seasonal import seasonal_column, seasonal_naive
 from ragline.mltrack.tabular.artifacts import require_empty, save_model
 from ragline.mltrack.tabular.baselines import Baseline, fit_baseline
 from ragline.mltrack.tabular.config import (
+    ANOMALY_METRICS,
     CLASSIFICATION_METRICS,
     MULTICLASS_METRICS,
     REGRESSION_METRICS,
+    MetricsSpec,
     ParamValue,
     TrainConfig,
 )
 from ragline.mltrack.tabular.data import encode_target, load_frame
-from ragline.mltrack.tabular.evaluate import EvalReport, MetricDelta, compare, evaluate
+from ragline.mltrack.tabular.evaluate import (
+    EvalReport,
+    MetricDelta,
+    compare,
+    evaluate,
+    relative_mae,
+)
 from ragline.mltrack.tabular.features import FeaturePipeline, FitRecord, as_categories, fit_features
-from ragline.mltrack.tabular.models import FloatArray, TabularModel, TrainData, fit_model
+from ragline.mltrack.tabular.models import (
+    FloatArray,
+    SklearnModel,
+    TabularModel,
+    TrainData,
+    fit_model,
+)
 from ragline.mltrack.tabular.split import Split, split_rows
 from ragline.mltrack.tabular.temporal import add_temporal_features
 from ragline.mltrack.tabular.tuning import TuneResult, tune
 from ragline.mltrack.tracking.protocols import RunLogger
+from ragline.mltrack.tracking.run_facts import training_facts
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +89,7 @@ class TrainResult:
     features: tuple[str, ...]
     params: dict[str, ParamValue]
     split: Split
-    baseline: Baseline
+    baseline: Baseline | ZScoreBaseline
     model: TabularModel
     pipeline: FeaturePipeline
     tuning: TuneResult | None = None
@@ -133,6 +151,8 @@ def _report_logs(report: EvalReport) -> dict[str, float]:
 
 def _metric_names(config: TrainConfig, multiclass: bool) -> list[str]:
     every: tuple[str, ...] = REGRESSION_METRICS
+    if config.data.task == "anomaly":
+        every = ANOMALY_METRICS
     if config.data.task == "classification":
         every = MULTICLASS_METRICS if multiclass else CLASSIFICATION_METRICS
     chosen = config.metrics.secondary or list(every)
@@ -165,6 +185,15 @@ def _prepare(config: TrainConfig, clock: _Stopwatch) -> Prepared:
                 frame,
                 config.features.temporal,
                 time_column=spec.time_column,
+                entity_column=spec.id_column,
+            )
+        if config.baseline.kind == "seasonal_naive" and spec.time_column is not None:
+            column = seasonal_column(spec.target, config.baseline.season)
+            frame[column] = seasonal_naive(
+                frame,
+                target=spec.target,
+                time_column=spec.time_column,
+                season=config.baseline.season,
                 entity_column=spec.id_column,
             )
         split = split_rows(
@@ -218,24 +247,28 @@ def _log_start(log: RunLogger, config: TrainConfig, prep: Prepared) -> None:
     log.log_params(params)
 
 
-def train(config: TrainConfig, logger: RunLogger | None, out_dir: Path) -> TrainResult:
-    """Run the whole training (see the module docstring); artifacts go under ``out_dir``."""
+def train(
+    config: TrainConfig,
+    logger: RunLogger | None,
+    out_dir: Path,
+    prepared: Prepared | None = None,
+) -> TrainResult:
+    """Run the whole training (see the module docstring); artifacts go under ``out_dir``.
+    `prepared` is `prepare(config)` done already (a pipeline's leakage stage): not redone."""
     started, clock = time.perf_counter(), _Stopwatch()
     require_empty(out_dir / "model")  # fail before the work, not after it
     log: RunLogger = logger if logger is not None else _NullLogger()
-    prep = _prepare(config, clock)
+    prep = prepared if prepared is not None else _prepare(config, clock)
     config = config.for_classes(len(prep.data.classes or ()))
     _log_start(log, config, prep)
-    names, spec, split = _metric_names(config, prep.data.multiclass), config.metrics, prep.split
+    names, split = _metric_names(config, prep.data.multiclass), prep.split
     y_test, test_rows = prep.y[split.test], prep.frame.loc[split.test]
+    spec = _metrics_spec(config, y_test)
     groups = None
     if config.data.protected is not None:
         groups = as_categories(test_rows[config.data.protected])
     with clock("baseline"):
-        baseline = fit_baseline(
-            config.baseline, config.data.task, prep.data.y_train, classes=prep.data.classes or ()
-        )
-        base_scores = baseline.predict(test_rows)
+        baseline, base_scores = _baseline(config, prep, test_rows)
         base_eval = evaluate(y_test, base_scores, task=config.data.task, metrics=names, spec=spec)
     log.log_metrics(_metric_logs("baseline", base_eval.metrics))
     model, tuning = _fit(config, prep, log, clock)
@@ -251,6 +284,8 @@ def train(config: TrainConfig, logger: RunLogger | None, out_dir: Path) -> Train
             classes=prep.data.classes or (),
         )
         delta = compare(y_test, scores, base_scores, metrics=names, spec=spec)
+        if baseline.kind == "seasonal_naive":  # MASE: MAE over the seasonal-naive MAE
+            report.metrics["mase"] = relative_mae(y_test, scores, base_scores, spec)
     records = (*prep.records, *_model_records(config, prep))
     with clock("save"):
         folder = save_model(model, out_dir / "model", pipeline=prep.pipeline)
@@ -276,7 +311,39 @@ def train(config: TrainConfig, logger: RunLogger | None, out_dir: Path) -> Train
         prepared=prep,
     )
     _finish(log, result)
+    facts = (result.model.meta, prep.pipeline, result.evaluation, prep.frame, split.train)
+    log.set_tags(training_facts(config, *facts))  # features used, confusion matrix, data dates
     return result
+
+
+def _metrics_spec(config: TrainConfig, y_test: FloatArray) -> MetricsSpec:
+    """metrics, with anomaly detection's K of precision@K fixed: the config's, else the number
+    of labelled anomalies in the test split (precision@K = recall@K then: R-precision)."""
+    spec = config.metrics
+    if config.data.task != "anomaly" or spec.top_k is not None:
+        return spec
+    return spec.model_copy(update={"top_k": max(1, int(y_test.sum()))})
+
+
+def _baseline(
+    config: TrainConfig, prep: Prepared, test_rows: pd.DataFrame
+) -> tuple[Baseline | ZScoreBaseline, FloatArray]:
+    """The fitted baseline and its test scores: robust z-scores of the model's own features
+    for anomaly detection (no labels read), else `fit_baseline` on the train targets."""
+    if config.data.task == "anomaly" and config.baseline.kind in ("auto", "zscore"):
+        zscore = fit_zscore(prep.data.x_train)
+        return zscore, zscore.predict(prep.x_test)
+    column = None
+    if config.baseline.kind == "seasonal_naive":
+        column = seasonal_column(config.data.target, config.baseline.season)
+    baseline = fit_baseline(
+        config.baseline,
+        config.data.task,
+        prep.data.y_train,
+        classes=prep.data.classes or (),
+        column=column,
+    )
+    return baseline, baseline.predict(test_rows)
 
 
 def _fit(
@@ -296,12 +363,19 @@ def _fit(
             params=tuned.best_params if tuned else None,
             seed=config.tune.seed,
         )
+        if config.data.task == "anomaly" and isinstance(model, SklearnModel):
+            # the alert budget's threshold, on validation rows the forest was not built on
+            share = config.anomaly.budget_share
+            cut = budget_threshold(model.predict(prep.data.x_valid), share)
+            model = replace(model, meta=replace(model.meta, threshold=cut))
+            log.log_metrics({"alert.threshold": cut, "alert.budget_share": share})
     return model, tuned
 
 
 def _model_records(config: TrainConfig, prep: Prepared) -> list[FitRecord]:
     """The baseline and the model learn from train rows only; validation rows just pick the
-    number of boosting rounds and the tuned params (``split.valid``); test rows only score."""
+    number of boosting rounds, the tuned params and an anomaly model's alert threshold
+    (``split.valid``); test rows only score."""
     return [
         FitRecord("baseline", (config.data.target,), prep.split.train),
         FitRecord("model", prep.data.features, prep.split.train),
@@ -311,7 +385,7 @@ def _model_records(config: TrainConfig, prep: Prepared) -> list[FitRecord]:
 def _finish(log: RunLogger, result: TrainResult) -> None:
     log.log_params({f"fitted.{k}": v for k, v in result.params.items()})
     metrics = _metric_logs("test", result.metrics) | _delta_logs(result.delta)
-    metrics |= _report_logs(result.evaluation)
+    metrics |= _report_logs(result.evaluation) | _alert(result)
     metrics |= {f"time.{k}_s": v for k, v in result.timings.items()}
     metrics["time.wall_s"] = result.wall_s
     log.log_metrics(metrics)
@@ -319,6 +393,15 @@ def _finish(log: RunLogger, result: TrainResult) -> None:
     for path in sorted(result.artifact_dir.iterdir()):
         log.log_artifact(path, folder="model")
     log.log_artifact(result.report_path)
+
+
+def _alert(result: TrainResult) -> dict[str, float]:
+    """An anomaly model's threshold and the share of test rows it flags (the budget's check)."""
+    cut = result.model.meta.threshold
+    if cut is None:
+        return {}
+    flagged = flagged_share(result.evaluation.per_row["score"], cut)
+    return {"alert.threshold": cut, "alert.test_flagged_share": flagged}
 
 
 def _report(result: TrainResult) -> dict[str, object]:
@@ -340,6 +423,7 @@ def _report(result: TrainResult) -> dict[str, object]:
             for r in result.fit_records
         ],
         "timings_s": result.timings | {"wall": result.wall_s},
+        "alert": _alert(result) or None,
     } | ({"per_class": [asdict(c) for c in evaluation.per_class]} if evaluation.per_class else {})
 
 

@@ -35,7 +35,22 @@ import sqlalchemy as sa
 
 from ragline.mltrack.errors import TrackingError
 
-Action = Literal["register", "promote", "refuse", "rollback", "archive"]
+# canary-*: the steps of a gradual rollout (`ragline.mltrack.rollout`); the alias moves only
+# when one ends in production, with an ordinary "promote" row; pipeline/approve: a pipeline
+# stage's outcome and a person's approval (`ragline.mltrack.pipeline`), moving nothing
+Action = Literal[
+    "register",
+    "promote",
+    "refuse",
+    "rollback",
+    "archive",
+    "canary-start",
+    "canary-advance",
+    "canary-rollback",
+    "canary-abort",
+    "pipeline",
+    "approve",
+]
 TABLE = "ragline_registry_audit"
 _CHAIN_INDEX = "ux_ragline_registry_audit_chain"
 _FIELDS = ("model", "version", "from_stage", "to_stage", "action", "actor", "command", "reason")

@@ -9,14 +9,16 @@ experiment record, its ``experiment.*``/``data.*`` params and the quality/leakag
 (`ragline.mltrack.tabular.train`) and the model folder's ``model.json``. `render_card` is pure and
 never invents: what nobody recorded is printed as "not recorded", undeclared text as the config key
 to fill in; automatic limitations (no fairness measurement, groups too small, the 80% rule failed,
-no gain over the baseline, a random split, a binary classifier) follow the declared ones.
+no gain over the baseline, a random split, a binary classifier) follow the declared ones. The
+features used, the confusion matrix, the training data's dates, maintenance, ethical
+considerations and contact are rendered by `ragline.mltrack.tracking.card_sections`.
 """
 
 from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,6 +28,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from ragline.mltrack.data.quality import DIMENSIONS
 from ragline.mltrack.errors import DataError, MltrackError
 from ragline.mltrack.tracking.audit import AuditEntry
+from ragline.mltrack.tracking.card_sections import (
+    ABSENT,
+    confusion_section,
+    contact_section,
+    date_range_line,
+    ethics_section,
+    features_section,
+    maintenance_section,
+)
+from ragline.mltrack.tracking.card_sections import cell as _cell
+from ragline.mltrack.tracking.card_sections import table as _table
 from ragline.mltrack.tracking.experiments import ExperimentRecord, Tracker
 from ragline.mltrack.tracking.registry import STAGES, ModelRegistry, ModelVersionInfo
 
@@ -34,7 +47,6 @@ if TYPE_CHECKING:
 
 __all__ = ["CardInputs", "CardSpec", "DataChecks", "gather_card_inputs", "render_card"]
 
-ABSENT = "not recorded"
 Report = Mapping[str, object]
 
 
@@ -52,6 +64,10 @@ class CardSpec(BaseModel):
     out_of_scope: str | None = None
     limitations: tuple[str, ...] = Field(default=())
     owner: str | None = None
+    retraining: str | None = None
+    monitoring: str | None = None
+    ethical_considerations: tuple[str, ...] = Field(default=())
+    contact: str | None = None
 
     @classmethod
     def from_params(cls, params: Mapping[str, object]) -> CardSpec:
@@ -62,12 +78,14 @@ class CardSpec(BaseModel):
             ('US census, 1994',)
         """
 
-        keys = ("intended_use", "out_of_scope", "limitations", "owner")
-        found = {k: params.get(f"experiment.{k}") for k in keys}
+        found = {k: params.get(f"experiment.{k}") for k in cls.model_fields}
         text = {k: str(v) for k, v in found.items() if v is not None and v != ""}
-        raw = text.pop("limitations", "")
-        limits = json.loads(raw) if raw.startswith("[") else [raw] if raw else []
-        return cls.model_validate(text | {"limitations": tuple(str(x) for x in limits)})
+        fields: dict[str, object] = dict(text)
+        for key in ("limitations", "ethical_considerations"):  # lists are logged as JSON
+            raw = text.get(key, "")
+            items = json.loads(raw) if raw.startswith("[") else [raw] if raw else []
+            fields[key] = tuple(str(x) for x in items)
+        return cls.model_validate(fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,15 +149,6 @@ def _ci(data: object) -> str:
     return "not computed" if low is None or high is None else f"[{low:.4f}, {high:.4f}]"
 
 
-def _cell(value: object) -> str:
-    return (ABSENT if value is None else str(value)).replace("|", "\\|").replace("\n", " ")
-
-
-def _table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return lines + ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
-
-
 def _level(inputs: CardInputs) -> str:
     level = inputs.param("metrics.confidence")
     return f"{float(level):.0%} CI" if isinstance(level, int | float) else "CI (level not recorded)"
@@ -199,6 +208,7 @@ def _data(inputs: CardInputs) -> list[str]:
         out.append(f"- positive rate: {_positive_rate(report)}")
     features = report.get("features")
     out.append(f"- features: {len(features) if isinstance(features, list) else ABSENT}")
+    out.append(date_range_line(inputs))
     quality = inputs.checks.quality
     if not quality:
         return [
@@ -219,6 +229,8 @@ def _training(inputs: CardInputs) -> list[str]:
     out = ["## Training", f"- experiment: {rec.id if rec else ABSENT}"]
     out += [f"- hypothesis: {_cell(rec.plan.hypothesis) if rec else ABSENT}"]
     out += [f"- verdict: {verdict}", f"- model type: {rec.plan.model_type if rec else ABSENT}"]
+    notes = _cell(rec.plan.notes) if rec and rec.plan.notes else "none (`experiment.notes`)"
+    out.append(f"- notes: {notes}")
     run_s = rec.wall_clock_s if rec else None
     seconds = ", ".join(f"{k} {v:.1f} s" for k, v in (("train()", wall), ("run", run_s)) if v)
     out.append(f"- wall-clock: {seconds or ABSENT}")
@@ -369,7 +381,22 @@ def render_card(inputs: CardInputs) -> str:
         >>> text.splitlines()[0]  # doctest: +SKIP
         '# Model card: churn version 3'
     """
-    parts = (_model, _uses, _data, _training, _metrics, _fairness, _leakage, _history, _limitations)
+    parts = (
+        _model,
+        _uses,
+        _data,
+        features_section,
+        _training,
+        _metrics,
+        confusion_section,
+        _fairness,
+        _leakage,
+        _history,
+        _limitations,
+        ethics_section,
+        maintenance_section,
+        contact_section,
+    )
     title = f"# Model card: {inputs.version.name} version {inputs.version.version}"
     return "\n\n".join([title, *("\n".join(part(inputs)) for part in parts)]) + "\n"
 

@@ -16,10 +16,13 @@ back):
 =====================  =====================================================================
 tags                   ``ragline.exp_id``, ``ragline.hypothesis`` (also ``mlflow.note.content``,
                        the UI's description), ``ragline.dataset_version``, ``ragline.model_type``,
-                       ``ragline.features`` (JSON), ``ragline.command``, ``mlflow.user`` (actor),
+                       ``ragline.features`` and ``ragline.raw_columns`` (JSON),
+                       ``ragline.notes``, ``ragline.command``, ``mlflow.user`` (actor),
                        ``ragline.verdict``, ``ragline.primary_metric``,
                        ``ragline.secondary_metrics``,
                        ``ragline.baseline_id``, ``ragline.artifacts``, ``ragline.parent_id``;
+                       after tabular training also ``ragline.confusion`` and
+                       ``ragline.data_range`` (JSON, `ragline.mltrack.tracking.run_facts`);
                        text past MLflow's 8000-character limit continues in ``<tag>.1``, ...
 params                 the hyperparameters (numbers/booleans as JSON, strings as they are)
 metrics                primary and secondary values, ``<name>.ci_low``/``.ci_high``,

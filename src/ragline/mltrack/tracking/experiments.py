@@ -67,6 +67,15 @@ from ragline.mltrack.tracking.experiment_run import (
     unspill,
 )
 from ragline.mltrack.tracking.mlflow_store import MlflowStore
+from ragline.mltrack.tracking.run_facts import (
+    FEATURES,
+    NOTES,
+    RAW_COLUMNS,
+    ConfusionMatrix,
+    DataRange,
+    confusion_of,
+    data_range_of,
+)
 
 if TYPE_CHECKING:
     from mlflow.entities import Run
@@ -110,6 +119,9 @@ def _default_actor() -> str:
 @dataclass(frozen=True)
 class ExperimentPlan:
     """What is known when a run starts: the hypothesis, the data, the model and its settings.
+    ``features`` are the model's inputs and ``raw_columns`` the table columns they are made
+    from; a tabular training run fills both once its feature pipeline is fitted
+    (`ragline.mltrack.tracking.run_facts`). ``notes`` is free text (``experiment.notes``).
 
     Example:
         >>> ExperimentPlan("lower lr generalises", "sha256:0f1e2d3c4b5a6978", "lightgbm",
@@ -124,11 +136,15 @@ class ExperimentPlan:
     params: Mapping[str, ParamValue] = field(default_factory=dict)
     actor: str = field(default_factory=_default_actor)
     command: str = field(default_factory=lambda: shlex.join(sys.argv))
+    notes: str = ""
+    raw_columns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class ExperimentRecord:
-    """One stored experiment: its plan, its outcome (None until `ActiveRun.finish`), run facts.
+    """One stored experiment: its plan, its outcome (None until `ActiveRun.finish`), run facts;
+    ``confusion`` (classification, test split) and ``data_range`` (the training rows) are None
+    when the run recorded none (`ragline.mltrack.tracking.run_facts`).
 
     Example:
         >>> rec = tracker.get("EXP-2026-11-26-001")  # doctest: +SKIP
@@ -144,6 +160,8 @@ class ExperimentRecord:
     status: str
     started_at: datetime
     parent_id: str | None = None
+    confusion: ConfusionMatrix | None = None
+    data_range: DataRange | None = None
 
 
 def dataset_version(data: Path | str | object) -> str:
@@ -188,9 +206,12 @@ def _plan_tags(plan: ExperimentPlan, exp_id: str, parent: ActiveRun | None) -> d
         NOTE: plan.hypothesis,
         P + "dataset_version": plan.dataset_version,
         P + "model_type": plan.model_type,
-        P + "features": json.dumps(list(plan.features)),
+        FEATURES: json.dumps(list(plan.features)),
+        RAW_COLUMNS: json.dumps(list(plan.raw_columns)),
         P + "command": plan.command,
     }
+    if plan.notes:
+        tags[NOTES] = plan.notes
     if parent is not None:
         tags[P + "parent_id"] = parent.exp_id
     return tags
@@ -222,14 +243,17 @@ def _outcome(tags: Mapping[str, str], metrics: Mapping[str, float]) -> Outcome |
 
 def _record(run: Run) -> ExperimentRecord:
     tags, metrics = run.data.tags, run.data.metrics
+    params = {k: param_value(v) for k, v in run.data.params.items()}
     plan = ExperimentPlan(
         hypothesis=unspill(tags, P + "hypothesis") or "",
         dataset_version=tags.get(P + "dataset_version", ""),
         model_type=tags.get(P + "model_type", ""),
-        features=tuple(json.loads(unspill(tags, P + "features") or "[]")),
-        params={k: param_value(v) for k, v in run.data.params.items()},
+        features=tuple(json.loads(unspill(tags, FEATURES) or "[]")),
+        params=params,
         actor=tags.get(USER, "unknown"),
         command=unspill(tags, P + "command") or "",
+        notes=unspill(tags, NOTES) or str(params.get("experiment.notes") or ""),
+        raw_columns=tuple(json.loads(unspill(tags, RAW_COLUMNS) or "[]")),
     )
     return ExperimentRecord(
         id=tags.get(P + "exp_id", run.info.run_id),
@@ -241,6 +265,8 @@ def _record(run: Run) -> ExperimentRecord:
         status=run.info.status,
         started_at=datetime.fromtimestamp(run.info.start_time / 1000, UTC),
         parent_id=tags.get(P + "parent_id"),
+        confusion=confusion_of(tags),
+        data_range=data_range_of(tags),
     )
 
 

@@ -64,6 +64,7 @@ from ragline.mltrack.tracking.artifacts import (
 from ragline.mltrack.tracking.audit import (
     AUDIT,
     AUDIT_METADATA,
+    Action,
     AuditEntry,
     By,
     ChainReport,
@@ -278,6 +279,45 @@ class ModelRegistry:
         by = By(actor, command or shlex.join(sys.argv))
         self._append([audit_row(name, version, stage, None, "archive", by, reason)])
         return self.version(name, version)
+
+    def record(
+        self,
+        name: str,
+        version: int,
+        action: Action,
+        stages: tuple[str | None, str | None],
+        *,
+        by: By,
+        reason: str,
+    ) -> None:
+        """Append one audit row of a workflow that moves no alias itself (a rollout's
+        ``canary-*`` steps; `stages` is (from, to), e.g. ("5%", "25%")).
+
+        Example:
+            >>> registry.record("churn", 4, "canary-advance", ("5%", "25%"),
+            ...                 by=By("ana", "ragline ml rollout advance churn"), reason="healthy")
+        """
+        self._version(name, version)
+        self._append([audit_row(name, version, stages[0], stages[1], action, by, reason)])
+
+    def adopt(self, name: str, version: int, *, by: By, reason: str) -> None:
+        """Move a staged `version` to production without checking the gates again: for a
+        rollout that checked them at its start and has since watched the version serve. The
+        ``promote`` row (and the displaced version's ``archive`` row) look like `promote`'s, so
+        `rollback` and `history` treat it as any promotion."""
+        self._version(name, version)
+        from_stage = _stage_of(version, self._aliases(name))
+        if from_stage != "staging":
+            raise MltrackError(
+                f"{name} version {version} is in {from_stage or 'no stage'}, not staging; "
+                f"`ragline ml promote {name} {version} --to staging` first"
+            )
+        rows = self._move(
+            name, version, from_stage, "production", by, f"replaced by version {version}"
+        )
+        self._append(
+            [*rows, audit_row(name, version, from_stage, "production", "promote", by, reason)]
+        )
 
     def current(self, name: str, stage: Stage) -> ModelVersionInfo | None:
         """The version in `stage`, or None when no version holds it."""

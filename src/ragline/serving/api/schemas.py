@@ -302,10 +302,13 @@ class PredictRequest(_Request):
     """POST /v1/predict/{model}: raw feature rows (the columns the model was trained on)."""
 
     rows: list[dict[str, float | int | str | bool | None]] = Field(min_length=1, max_length=10_000)
+    user: str | None = Field(
+        None, max_length=256, description="sticky canary key (else the API key's name)"
+    )
 
 
 class PredictResponse(_Response):
-    """Predictions of the model's production version, one per row, in row order.
+    """Predictions of the model's production (or canary) version, one per row, in row order.
 
     `scores`: positive-class probabilities (classification) or values (regression); `labels`:
     the class each score gives at 0.5 (classification only).

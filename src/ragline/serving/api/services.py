@@ -58,6 +58,8 @@ from ragline.serving.wiring import (
 )
 
 if TYPE_CHECKING:
+    from ragline.mltrack.rollout.policy import MetricSignals
+    from ragline.mltrack.rollout.state import RolloutState
     from ragline.serving.api.traffic.split import Traffic
     from ragline.serving.conversations.protocol import ConversationStore
 
@@ -266,7 +268,9 @@ class Services:
             self._pipelines[arm.name] = Pipeline(arm.name, arm_config, self._shared)
         self.traffic: Traffic | None = build_traffic(settings)
         self.jobs = IngestJobs(self.ingest)
-        self.predictor = Predictor(settings.ml, settings.data_dir)
+        self.predictor = Predictor(
+            settings.ml, settings.data_dir, metric_source=self._rollout_metric
+        )
         self._predictions: PredictionLog | None = None  # opened on the first prediction
         self._predictions_lock = threading.Lock()
         self.conversations: ConversationStore = build_conversations(settings)
@@ -389,14 +393,11 @@ class Services:
     def log_predictions(self, request_id: str, result: Prediction) -> None:
         """The served scores and labels into the prediction log (monitor.prediction_log), which
         `ragline monitor check` reads for prediction, label and concept drift."""
-        config = self.settings.monitor.prediction_log
-        if not config.enabled:
+        predictions = self._prediction_log()
+        if predictions is None:
             return
-        with self._predictions_lock:
-            if self._predictions is None:
-                self._predictions = PredictionLog(config, self.settings.data_dir)
         labels = None if result.labels is None else tuple(str(v) for v in result.labels)
-        self._predictions.record(
+        predictions.record(
             PredictionRecord(
                 time.time(),
                 request_id,
@@ -407,6 +408,22 @@ class Services:
                 labels,
             )
         )
+
+    def _prediction_log(self) -> PredictionLog | None:
+        config = self.settings.monitor.prediction_log
+        if not config.enabled:
+            return None
+        with self._predictions_lock:
+            if self._predictions is None:
+                self._predictions = PredictionLog(config, self.settings.data_dir)
+            return self._predictions
+
+    def _rollout_metric(self, state: RolloutState) -> MetricSignals | None:
+        """A rollout's labels signal, from the prediction log (None while it is disabled)."""
+        from ragline.mltrack.rollout.labels import label_metric
+
+        predictions = self._prediction_log()
+        return label_metric(predictions, state) if predictions is not None else None
 
     def predictions_flush(self) -> int:
         """Write the prediction log's buffered rows now; returns how many (0: none logged)."""

@@ -21,6 +21,7 @@ from ragline.serving.cli.chat import chat_command
 from ragline.serving.cli.costs import costs_app
 from ragline.serving.cli.evals import eval_command, synthesize_command
 from ragline.serving.cli.ingest import collections_command, delete_command, ingest_command
+from ragline.serving.cli.llm import llm_app
 from ragline.serving.cli.ml.abtest import abtest_app
 from ragline.serving.cli.ml.audit import audit_app
 from ragline.serving.cli.ml.batch import ml_score_command
@@ -28,10 +29,12 @@ from ragline.serving.cli.ml.deploy import deploy_app
 from ragline.serving.cli.ml.errors import errors_command
 from ragline.serving.cli.ml.features import features_app
 from ragline.serving.cli.ml.frame import frame_command
+from ragline.serving.cli.ml.rollout import rollout_app
 from ragline.serving.cli.ml.score import score_command
 from ragline.serving.cli.ml.suggest import suggest_command
 from ragline.serving.cli.ml.train import ml_app
 from ragline.serving.cli.monitor import monitor_app
+from ragline.serving.cli.pipeline import pipeline_app
 from ragline.serving.cli.search import search_command
 from ragline.serving.cli.serve import hash_key_command, serve_command
 from ragline.serving.cli.store import store_app
@@ -72,10 +75,13 @@ app.add_typer(abtest_app, name="abtest")
 app.add_typer(features_app, name="features")
 app.add_typer(deploy_app, name="deploy")
 app.add_typer(store_app, name="store")
+app.add_typer(pipeline_app, name="pipeline")
+app.add_typer(llm_app, name="llm")
 ml_app.command("suggest")(suggest_command)
 ml_app.command("score")(ml_score_command)
 ml_app.command("errors")(errors_command)
 ml_app.add_typer(audit_app, name="audit")
+ml_app.add_typer(rollout_app, name="rollout")
 
 
 def main() -> None:

@@ -80,8 +80,9 @@ def retrain_callbacks(settings: Settings) -> dict[str, Callable[[str, Fired], Re
 
 
 def rollback_callback(settings: Settings) -> Callable[[str, Fired], str]:
-    """A rollback action of an alert rule puts the model's previous production version back
-    (the registry's rollback, recorded in its audit log as done by ragline monitor)."""
+    """A rollback action of an alert rule aborts the model's running canary, if any, else puts
+    its previous production version back (the registry's rollback); audited as ragline monitor."""
+    from ragline.mltrack.monitor.alerts import canary_first
     from ragline.mltrack.tracking.registry import ModelRegistry
 
     def roll_back(model: str, fired: Fired) -> str:
@@ -95,7 +96,22 @@ def rollback_callback(settings: Settings) -> Callable[[str, Fired], str]:
             registry.close()
         return f"{model}: production is version {info.version} again"
 
-    return roll_back
+    def abort_canary(model: str, reason: str) -> str | None:
+        from ragline.mltrack.rollout import Rollouts
+
+        registry = ModelRegistry(settings.ml, settings.data_dir)
+        try:
+            rollouts = Rollouts(registry, settings.ml.rollout)
+            state = rollouts.status(model)
+            if state is None or not state.running:
+                return None
+            rollouts.abort(model, actor="ragline monitor", reason=reason, command="ragline monitor")
+        finally:
+            registry.close()
+        kept = state.production_version
+        return f"{model}: canary version {state.version} aborted; production stays {kept}"
+
+    return canary_first(abort_canary, roll_back)
 
 
 def fire_alerts(

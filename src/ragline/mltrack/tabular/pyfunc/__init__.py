@@ -155,7 +155,7 @@ def signature(
     inputs = Schema([ColSpec(_mlflow_type(example[c].dtype), c) for c in columns])
     outputs: list[ColSpec | TensorSpec] = [ColSpec("double", "score")]
     meta = model.meta
-    if meta.task == "classification" and meta.classes:
+    if meta.task != "regression" and meta.classes:  # anomaly models: 1 = flagged
         outputs.append(ColSpec(_label_type(meta.classes), "label"))
     return ModelSignature(inputs, Schema(outputs))
 

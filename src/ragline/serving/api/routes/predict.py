@@ -5,10 +5,14 @@
             "scores": [0.12], "labels": [0]}
 
 Models come from mltrack's registry (`ragline ml train` / `ragline ml promote`); a promotion
-or rollback is picked up within seconds. 404 when the model has no production version; 422
-when the rows lack a column the model was trained on (the message names it); 503 when the
-model registry cannot be reached and the model is not loaded yet (within seconds: the
-registry's database connect times out in ~2 s).
+or rollback is picked up within seconds. During a gradual rollout (`ragline ml rollout start`)
+a sticky share of callers gets the canary version, and `version` says which one answered:
+the sticky key is the body's `user` (within the caller's API key), else the API key's name, else
+the request id (keyless, no user: each request draws anew).
+
+404 when the model has no production version; 422 when the rows lack a column the model was
+trained on (the message names it); 503 when the model registry cannot be reached and the model
+is not loaded yet (within seconds: the registry's database connect times out in ~2 s).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from starlette.responses import JSONResponse
 
 from ragline.core.costs import cost_scope
 from ragline.mltrack.errors import DataError
-from ragline.serving.api.context import caller, request_id
+from ragline.serving.api.context import ANONYMOUS, caller, request_id
 from ragline.serving.api.predictor import ModelNotServed, RegistryUnavailable
 from ragline.serving.api.schemas import PredictRequest, PredictResponse, error_docs, error_response
 from ragline.serving.api.services import ServicesDep
@@ -42,12 +46,13 @@ def predict(
     request: Request,
     services: ServicesDep,
 ) -> PredictResponse | JSONResponse:
-    """Predict with the production version of `model`."""
+    """Predict with the production version of `model` (or its canary, during a rollout)."""
     rid = request_id(request) or uuid.uuid4().hex
     started = time.perf_counter()
     with cost_scope(rid, key=caller(request)):
         try:
-            result = services.predictor.predict(model, body.rows)
+            key = _sticky_key(caller(request), body.user, rid)
+            result = services.predictor.predict(model, body.rows, key=key)
         except ModelNotServed as exc:
             return error_response(404, str(exc), code="model_not_found", request_id=rid)
         except RegistryUnavailable as exc:
@@ -68,6 +73,12 @@ def predict(
         scores=result.scores,
         labels=labels,
     )
+
+
+def _sticky_key(who: str, user: str | None, rid: str) -> str:
+    if user:
+        return f"{who}/{user}"  # one caller's users never share a key with another caller's
+    return rid if who == ANONYMOUS else who
 
 
 def _plain(value: object) -> str | int | float | bool:

