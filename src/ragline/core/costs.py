@@ -47,7 +47,9 @@ class CostEvent:
     seconds for "training" (`ragline ml train`/`tune`). `cache` is
     "exact"/"semantic" when the answer came from a cache (then `usd` is 0), `route` the routing
     policy that chose the model, `prompt` the template the request was rendered from
-    ("grounded-answer@1", `ragline.core.prompts`; None for requests built without one).
+    ("grounded-answer@1", `ragline.core.prompts`; None for requests built without one),
+    `finish_reason` how a model call ended ("stop", "length" when max_tokens cut it short,
+    "tool_calls"; None for cache hits and non-LLM work): `ragline costs report --truncated`.
     A semantic hit the router re-checked against the model (the false-hit audit) is
     `AUDITED_HIT` when the model agreed and the hit was served, `FALSE_HIT`
     (no tokens, $0) when it did not and the model's answer was served instead; the audit's
@@ -70,6 +72,7 @@ class CostEvent:
     route: str | None = None
     cache: str | None = None
     prompt: str | None = None
+    finish_reason: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in get_args(CostKind):
@@ -218,10 +221,12 @@ def llm_event(
     route: str | None = None,
     cache: str | None = None,
     prompt: str | None = None,
+    finish_reason: str | None = None,
     clock: Callable[[], float] = time.time,
 ) -> CostEvent:
     """The cost event of one chat call ("provider:model", its usage and its priced cost);
-    `prompt` is the request's template id (`ChatRequest.prompt`)."""
+    `prompt` is the request's template id (`ChatRequest.prompt`), `finish_reason` the
+    completion's ("length": cut short by max_tokens)."""
     return CostEvent(
         kind="llm",
         model=model,
@@ -236,6 +241,7 @@ def llm_event(
         route=route,
         cache=cache,
         prompt=prompt,
+        finish_reason=finish_reason,
     )
 
 

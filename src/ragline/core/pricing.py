@@ -79,6 +79,7 @@ class Price(Strict):
     input: Decimal = Field(ge=0, allow_inf_nan=False)
     output: Decimal = Field(ge=0, allow_inf_nan=False)
     cached_input: Decimal | None = Field(None, ge=0, allow_inf_nan=False)
+    retired: bool = False  # still billed if called, never recommended (`ragline llm suggest`)
 
     @property
     def cached_rate(self) -> Decimal:
@@ -102,6 +103,18 @@ class Price(Strict):
 
 class _PriceFile(Strict):
     models: dict[str, Price]
+    batch_discount: dict[str, Decimal] = Field(default_factory=dict)
+
+    @field_validator("batch_discount")
+    @classmethod
+    def _discounts(cls, discounts: dict[str, Decimal]) -> dict[str, Decimal]:
+        for provider, share in discounts.items():
+            if ":" in provider or not share.is_finite() or not 0 <= share <= 1:
+                raise ValueError(
+                    f'batch_discount "{provider}": {share}; give a provider name (e.g. openai) '
+                    "and the share taken off the list price, from 0 to 1 (0.5: half price)"
+                )
+        return discounts
 
     @field_validator("models")
     @classmethod
@@ -121,8 +134,15 @@ class PriceTable:
     table.cost("openai:gpt-4.1", Usage(1000, 200))
     """
 
-    def __init__(self, prices: Mapping[str, Price], source: Path | None = None) -> None:
+    def __init__(
+        self,
+        prices: Mapping[str, Price],
+        source: Path | None = None,
+        batch_discount: Mapping[str, Decimal] | None = None,
+    ) -> None:
         self._exact = {k: v for k, v in prices.items() if not _PATTERN_CHARS & set(k)}
+        # share of the list price taken off work sent through a provider's batch API
+        self.batch_discount: dict[str, Decimal] = dict(batch_discount or {})
         # Longest pattern first: "openai:gpt-4o-mini*" must win over "openai:gpt-4o*".
         patterns = sorted((k for k in prices if k not in self._exact), key=lambda k: (-len(k), k))
         self._patterns = [(p, prices[p]) for p in patterns]
@@ -139,7 +159,7 @@ class PriceTable:
             raise FileNotFoundError(msg) from exc
         except (yaml.YAMLError, ValidationError) as exc:
             raise ValueError(f"invalid price table {path}: {exc}") from exc
-        return cls(table.models, source=path)
+        return cls(table.models, source=path, batch_discount=table.batch_discount)
 
     @property
     def models(self) -> list[str]:
@@ -154,7 +174,7 @@ class PriceTable:
         """
         own = {**self._exact, **dict(self._patterns)}
         added = {name: price for name, price in extra.items() if self.price(name) is None}
-        return PriceTable({**added, **own}, source=self.source)
+        return PriceTable({**added, **own}, self.source, self.batch_discount)
 
     def price(self, model: str) -> Price | None:
         """The price of "provider:model", or None when nothing in the table matches."""
@@ -170,6 +190,32 @@ class PriceTable:
         """input + output per 1M tokens, or None if unpriced (for `policies.cheapest_in_tier`)."""
         price = self.price(model)
         return None if price is None else price.blended
+
+    def cache_saving(self, model: str, cached_tokens: int) -> Decimal | None:
+        """What `cached_tokens` prompt tokens read from the provider's cache saved against the
+        input rate, in USD; None when the model is unpriced.
+
+            PriceTable({"m": Price(input=1, output=2, cached_input=0.1)}).cache_saving("m", 10**6)
+            # Decimal("0.9")
+        """
+        price = self.price(model)
+        if price is None:
+            return None
+        return (price.input - price.cached_rate) * cached_tokens / 1_000_000
+
+    def batch_cost(self, model: str, usage: Usage) -> Decimal:
+        """The USD cost of one call sent through the provider's batch API, to the nano-dollar:
+        the list price less the provider's `batch_discount` (none listed: the list price).
+
+            table.batch_cost("openai:gpt-4o-mini", Usage(1000, 200))   # half of cost(...)
+        """
+        full = self.cost(model, usage)
+        share = self.batch_discount.get(model.partition(":")[0], Decimal(0))
+        with decimal.localcontext() as ctx:
+            ctx.prec = 60  # as `Price.cost`: no product of realistic numbers is rounded
+            # half of a whole nano-dollar amount may not be whole: round once, here, so the
+            # event's usd is what the ledger stores
+            return to_nano_amount(full * (1 - share))
 
     def cost(self, model: str, usage: Usage) -> Decimal:
         """The exact USD cost of one call; `UnpricedModel` if the table has no price for it."""

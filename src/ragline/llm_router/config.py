@@ -16,6 +16,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from ragline.core.strict import Strict
+from ragline.llm_router.batch.config import BatchConfig
 from ragline.llm_router.caches.exact import CacheConfig
 from ragline.llm_router.caches.semantic import SemanticCacheConfig
 from ragline.llm_router.guards.breaker import BreakerConfig
@@ -105,6 +106,12 @@ class AnthropicConfig(Strict):
     temperature: float | None = Field(
         0.0, ge=0, le=2, description="when a request names none; null: the server's own default"
     )
+    prompt_cache: Literal["off", "system", "auto", "conversation"] = Field(
+        "auto",
+        description="cache_control breakpoints: system: on the system prompt; conversation: "
+        "also on the last user turn (a write costs 1.25x input, repaid when the prefix is "
+        "re-sent); auto: conversation for multi-turn requests, system for one-shot ones",
+    )
 
 
 _SERVERS = (OpenAIConfig, VllmConfig, AnthropicConfig)  # the sections a deployment may point
@@ -168,6 +175,11 @@ class LlmConfig(Strict):
     max_repairs: int = Field(
         2, ge=0, le=5, description="structured output: re-asks with the validation errors"
     )
+    max_tokens: dict[str, int] = Field(
+        default_factory=dict,
+        description="reply cap by purpose (prompt template name or family, 'default') for "
+        "requests that name none; `ragline.llm_router.caps`",
+    )
     cascade: CascadeConfig = CascadeConfig()
     retry: RetryConfig = RetryConfig()
     breaker: BreakerConfig = BreakerConfig()
@@ -184,6 +196,7 @@ class LlmConfig(Strict):
     openai: OpenAIConfig = OpenAIConfig()
     vllm: VllmConfig = VllmConfig()
     anthropic: AnthropicConfig = AnthropicConfig()
+    batch: BatchConfig = BatchConfig()
 
     @model_validator(mode="before")
     @classmethod
@@ -210,6 +223,17 @@ class LlmConfig(Strict):
                     f"{provider!r} does not take; only openai, vllm and anthropic call a server"
                 )
         return self
+
+    @field_validator("max_tokens")
+    @classmethod
+    def _positive_caps(cls, caps: dict[str, int]) -> dict[str, int]:
+        bad = {k: v for k, v in caps.items() if v <= 0 or not k.strip()}
+        if bad:
+            raise ValueError(
+                f"llm.max_tokens {bad}: give each purpose (a prompt template name such as "
+                "grounded-answer, a family such as judge, or default) a positive token count"
+            )
+        return caps
 
     @model_validator(mode="after")
     def _policy_needs_deployments(self) -> LlmConfig:

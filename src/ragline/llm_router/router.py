@@ -5,7 +5,8 @@
     completion.model, completion.cost_usd, completion.attempts
 
 What one call does, in order:
-1. rate limit (requests and estimated tokens per minute, per key) -> RateLimited;
+1. max_tokens by purpose when the caller named none (`caps`, `llm.max_tokens`); rate limit
+   (requests and estimated tokens per minute, per key) -> RateLimited;
 2. the policy orders the deployments (fixed | cascade | cost | ab), then the fallbacks;
 3. exact cache, then semantic cache, scoped by the first deployment (a hit costs nothing;
    a sample of semantic hits is re-checked against the model: the false-hit audit);
@@ -36,6 +37,7 @@ from ragline.core.costs import CostSink, MemorySink, billing, llm_event, request
 from ragline.core.pricing import Prices
 from ragline.llm_router.caches.exact import ExactCache, cache_key, cacheable
 from ragline.llm_router.caches.semantic import SemanticCache, audit_mark, semantic_cacheable
+from ragline.llm_router.caps import with_default_cap
 from ragline.llm_router.config import LlmConfig
 from ragline.llm_router.errors import (
     ProviderError,
@@ -180,6 +182,7 @@ class Router:
             ).value
             return value
         key, request_id = billing(key, request_id)
+        request = with_default_cap(request, self.config.max_tokens)  # llm.max_tokens, by purpose
         with request_scope(request_id, key):  # the semantic cache's embeddings: this request's
             return self._complete(request, key, request_id)
 
@@ -243,6 +246,7 @@ class Router:
         Caches and the cascade apply to `complete` only: a streamed answer is shown as it comes.
         """
         key, request_id = billing(key, request_id)
+        request = with_default_cap(request, self.config.max_tokens)
         self._admit(request, key)
         chain = self.deployments(key or request_id)
         errors: list[ProviderError] = []
@@ -283,8 +287,8 @@ class Router:
         for chunk in itertools.chain([first], pieces):
             if chunk.usage is not None:
                 self.parts.breaker.record_success(deployment.model)
-                names = (chunk.model, deployment.model)
-                self._charge(names, chunk.usage, key, request_id, None, prompt=prompt)
+                names, end = (chunk.model, deployment.model), chunk.finish_reason
+                self._charge(names, chunk.usage, key, request_id, None, prompt=prompt, end=end)
             yield chunk
 
     def _admit(self, request: ChatRequest, key: str | None) -> None:
@@ -332,8 +336,10 @@ class Router:
         attempts.append(name)
         self.parts.breaker.record_success(name)
         self._count(self.stats.calls_by_model, name)
-        names = (completion.model, name)
-        usd = self._charge(names, completion.usage, key, request_id, None, prompt=request.prompt)
+        names, end = (completion.model, name), completion.finish_reason
+        usd = self._charge(
+            names, completion.usage, key, request_id, None, prompt=request.prompt, end=end
+        )
         return dataclasses.replace(completion, cost_usd=float(usd))
 
     def _open(self, deployment: Deployment) -> ChatModel:
@@ -373,15 +379,18 @@ class Router:
         cache: str | None,
         *,
         prompt: str | None = None,
+        end: str | None = None,
     ) -> Decimal:
         """Record one model call (or cache hit, at 0): budgets and the cost sink (a request's
         total is its cost scope's, `ragline.core.costs.cost_scope`); `prompt` is the request's
-        template id, recorded with the event."""
+        template id and `end` the call's finish_reason, recorded with the event."""
         name = names[0]
         usd = Decimal(0) if cache else self._price(usage, *names)
         if usd:
             self.parts.budgets.charge(key, usd)
-        event = llm_event(name, usage, usd, request_id, key=key, cache=cache, prompt=prompt)
+        event = llm_event(
+            name, usage, usd, request_id, key=key, cache=cache, prompt=prompt, finish_reason=end
+        )
         self.parts.sink.record(event)
         return usd
 

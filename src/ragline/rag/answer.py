@@ -190,17 +190,51 @@ def answer(
 ) -> Answer:
     """Answer `question` from `hits` (best first) with `model`, citations checked."""
     started = time.perf_counter()
-    config = config or AnswerConfig()
+    prepared = prepare_answer(question, hits, config or AnswerConfig())
+    if prepared.request is None:
+        return _abstain(model.name, Usage(0, 0), started)
+    return finish_answer(prepared, model.complete(prepared.request), started)
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedAnswer:
+    """An answer up to the model call: the context shown and the request to send (None: the
+    context is empty, abstain without asking). `answer` is `prepare_answer`, the model call,
+    then `finish_answer`; batch work sends many requests at once in between.
+
+        prepared = prepare_answer(question, hits, AnswerConfig())
+        done = finish_answer(prepared, model.complete(prepared.request), started)
+    """
+
+    question: str
+    context: tuple[Hit, ...]
+    request: ChatRequest | None
+
+
+def prepare_answer(question: str, hits: Sequence[Hit], config: AnswerConfig) -> PreparedAnswer:
+    """The context and the request for `question` (ValueError for an empty question)."""
     if not question.strip():
         raise ValueError("the question is empty; ask something")
-    context = select_context(hits, config)
-    if not context:
-        return _abstain(model.name, Usage(0, 0), started)
-    request = build_request(question, context, config)
-    completion = model.complete(request)
+    context = tuple(select_context(hits, config))
+    request = build_request(question, context, config) if context else None
+    return PreparedAnswer(question, context, request)
+
+
+def abstain_unasked(model: str, started: float) -> Answer:
+    """The answer of a prepared request that was never sent (empty context): an abstention
+    by `model` at no cost."""
+    return _abstain(model, Usage(0, 0), started)
+
+
+def finish_answer(prepared: PreparedAnswer, completion: Completion, started: float) -> Answer:
+    """The checked answer from the model's `completion` of `prepared.request`: citations
+    verified, abstention recognised, planted instructions flagged (`started`: perf_counter
+    when the question came in)."""
+    context, request = prepared.context, prepared.request
+    prompt = request.prompt if request is not None else None
     text, citations = verify_citations(completion.text, context)
     if not text or _UNSURE.match(text):
-        return _abstain(completion.model, completion.usage, started, completion, request.prompt)
+        return _abstain(completion.model, completion.usage, started, completion, prompt)
     if not citations:
         citations = (_cite(context[0], inferred=True),)
     blocks = [context_block(i, hit) for i, hit in enumerate(context, start=1)]
@@ -214,8 +248,8 @@ def answer(
         cost_usd=completion.cost_usd,
         attempts=completion.attempts,
         cache=completion.cache or "miss",
-        prompt=request.prompt,
-        warnings=repeated_instructions(text, question, blocks),
+        prompt=prompt,
+        warnings=repeated_instructions(text, prepared.question, blocks),
     )
 
 

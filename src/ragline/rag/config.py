@@ -85,7 +85,12 @@ class EmbeddingConfig(_Strict):
     batch_size: int = Field(64, gt=0, description="documents per forward pass on CPU")
     gpu_batch_size: int = Field(256, gt=0, description="documents per forward pass on a GPU")
     normalize: bool = True
-    truncate_dim: int | None = Field(None, gt=0, description="Matryoshka truncation")
+    truncate_dim: int | None = Field(
+        None,
+        gt=0,
+        description="keep the first N dims, re-normalised (Matryoshka models; a collection's "
+        "vector size follows, so changing it needs a new collection)",
+    )
     query_prefix: str = ""
     document_prefix: str = ""
     query_backend: Literal["torch", "onnx"] = Field(
@@ -93,11 +98,12 @@ class EmbeddingConfig(_Strict):
         description="queries through ONNX Runtime when it is installed (without importing torch "
         "once a checked export is cached)",
     )
-    document_backend: Literal["torch", "onnx"] = Field(
+    document_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
         "onnx",
         description="onnx: documents on a CPU through the same checked ONNX export as queries "
-        "(~2x torch's rate on 2 cores, cosine >= 0.9999); torch on a GPU or where the export is "
-        "unavailable",
+        "(~2x torch's rate on 2 cores, cosine >= 0.9999); onnx-int8: through a dynamically "
+        "quantized copy of it (int8 weights, cosine >= 0.98; docs/benchmarks.md, Cheaper "
+        "vectors); torch on a GPU or where the export is unavailable",
     )
     onnx_cache: Path | None = Field(
         None,
@@ -148,7 +154,9 @@ class ServerStoreConfig(_Strict):
     on_disk_vectors: bool | None = Field(None, description="dense vectors on disk (mmap)")
     on_disk_payload: bool | None = Field(None, description="payloads on disk")
     quantization: Literal["none", "int8"] = Field(
-        "none", description="int8: scalar quantization of the dense vectors"
+        "none",
+        description="int8: scalar quantization of the dense vectors (the older spelling of "
+        "store.quantization: int8, which applies to every backend)",
     )
     quantization_always_ram: bool | None = Field(
         None, description="int8: keep the quantized vectors in RAM (originals may be on disk)"
@@ -161,8 +169,30 @@ class ServerStoreConfig(_Strict):
     backoff_max_s: float = Field(8.0, ge=0, description="the longest delay between retries")
 
 
+QuantizationKind = Literal["none", "int8", "binary"]
+
+
+class Quantization(_Strict):
+    """How a collection's dense vectors are quantized, as the store adapters take it.
+
+        Quantization(kind="binary", oversampling=3.0)   # 1 bit a dim, top 3x rescored
+
+    `kind` is fixed when a collection is created; `rescore` and `oversampling` apply per
+    query: Qdrant ranks `oversampling` x limit candidates on the quantized copies, then (with
+    `rescore`) re-ranks them by the original float32 vectors, which it keeps as well.
+    """
+
+    kind: QuantizationKind = "none"
+    rescore: bool = True
+    oversampling: float = Field(2.0, ge=1.0, le=16.0)
+    always_ram: bool | None = None
+
+
 class StoreConfig(_Strict):
-    """Where vectors live: Qdrant Edge on disk (embedded), or a Qdrant server URL."""
+    """Where vectors live: Qdrant Edge on disk (embedded), or a Qdrant server URL.
+
+    StoreConfig(quantization="binary", oversampling=3.0).vector_quantization().kind
+    """
 
     backend: str = Field(
         "edge", description="a registered store backend: edge (embedded) | server (qdrant-client)"
@@ -175,6 +205,17 @@ class StoreConfig(_Strict):
     wal: bool = Field(
         False, description="edge: write-ahead log per upsert (ingest flushes before it records)"
     )
+    quantization: QuantizationKind = Field(
+        "none",
+        description="none | int8 (scalar, 4x smaller) | binary (1 bit a dim, 32x smaller) "
+        "copies of the dense vectors that search reads first; set when a collection is created",
+    )
+    rescore: bool = Field(
+        True, description="quantized search: re-rank the candidates by the float32 vectors"
+    )
+    oversampling: float = Field(
+        2.0, ge=1.0, le=16.0, description="quantized search: candidates per result to rescore"
+    )
     server: ServerStoreConfig = Field(
         default_factory=ServerStoreConfig, description="server backend: collection layout, writes"
     )
@@ -184,6 +225,30 @@ class StoreConfig(_Strict):
         if self.backend == "server" and not self.url:
             raise ValueError("store.backend 'server' needs store.url (e.g. http://localhost:6333)")
         return self
+
+    @model_validator(mode="after")
+    def _one_quantization(self) -> StoreConfig:
+        older = self.server.quantization
+        if older != "none" and self.quantization not in ("none", older):
+            raise ValueError(
+                f"store.quantization is {self.quantization!r} but store.server.quantization is "
+                f"{older!r}; set only store.quantization (server.quantization is its older "
+                "spelling)"
+            )
+        return self
+
+    def vector_quantization(self) -> Quantization:
+        """The quantization the store adapters apply: `quantization`, else (server backend)
+        the older `server.quantization`."""
+        kind = self.quantization
+        if kind == "none" and self.backend == "server":
+            kind = self.server.quantization
+        return Quantization(
+            kind=kind,
+            rescore=self.rescore,
+            oversampling=self.oversampling,
+            always_ram=self.server.quantization_always_ram,
+        )
 
 
 class IngestConfig(_Strict):

@@ -19,7 +19,7 @@ from ragline.llm_router.errors import (
     Timeout,
     Unavailable,
 )
-from ragline.llm_router.providers.anthropic_chat import AnthropicChatModel
+from ragline.llm_router.providers.anthropic_chat import AnthropicChatModel, PromptCache
 
 pytestmark = pytest.mark.unit
 
@@ -133,8 +133,9 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> MessagesFake:
     return MessagesFake()
 
 
-def model_for(fake: MessagesFake) -> AnthropicChatModel:
-    settings = AnthropicConfig(api_key_env=KEY_ENV, model=MODEL)
+def model_for(fake: MessagesFake, prompt_cache: PromptCache = "system") -> AnthropicChatModel:
+    """The provider on `fake`; `prompt_cache` system unless a test is about the breakpoints."""
+    settings = AnthropicConfig(api_key_env=KEY_ENV, model=MODEL, prompt_cache=prompt_cache)
     client = httpx2.Client(transport=httpx2.MockTransport(fake.handle))
     return AnthropicChatModel(settings, http_client=client)
 
@@ -147,7 +148,13 @@ def test_system_messages_go_to_the_system_parameter(fake: MessagesFake) -> None:
     assert fake.body() == {
         "model": MODEL,
         "max_tokens": 64,
-        "system": "Answer from the context.\n\nBe brief.",
+        "system": [  # llm.anthropic.prompt_cache: system, a breakpoint after the system prompt
+            {
+                "type": "text",
+                "text": "Answer from the context.\n\nBe brief.",
+                "cache_control": {"type": "ephemeral"},
+            }
+        ],
         "messages": [
             {"role": "user", "content": "How do I install ragline?"},
             {"role": "assistant", "content": "Which platform?"},
@@ -347,8 +354,37 @@ def test_tool_use_comes_back_as_tool_calls(fake: MessagesFake) -> None:
     assert done.finish_reason == "tool_calls" and done.text == "Let me look."
 
 
+def test_prompt_cache_breakpoints_follow_the_setting(fake: MessagesFake) -> None:
+    model_for(fake, prompt_cache="off").complete(REQUEST)
+    assert fake.body()["system"] == "Answer from the context.\n\nBe brief."
+    assert all("cache_control" not in str(m) for m in fake.body()["messages"])  # type: ignore[attr-defined]
+
+    fake.requests.clear()
+    completion = model_for(fake, prompt_cache="conversation").complete(REQUEST)
+    body = fake.body()
+    assert body["system"][0]["cache_control"] == {"type": "ephemeral"}  # type: ignore[index]
+    *earlier, last = body["messages"]  # type: ignore[misc]
+    assert last == {
+        "role": "user",
+        "content": [{"type": "text", "text": "Linux.", "cache_control": {"type": "ephemeral"}}],
+    }
+    assert earlier[0] == {"role": "user", "content": "How do I install ragline?"}
+    # what the cache read is reported as: prompt tokens, of which cached
+    assert completion.usage.cached_in == 100 and completion.usage.tokens_in >= 100
+
+    fake.requests.clear()  # auto: a multi-turn request is marked as a conversation ...
+    model_for(fake, prompt_cache="auto").complete(REQUEST)
+    assert "cache_control" in fake.body()["messages"][-1]["content"][0]  # type: ignore[index]
+    one_shot = ChatRequest(messages=(REQUEST.messages[0], Message("user", "Linux?")))
+    model_for(fake, prompt_cache="auto").complete(one_shot)  # ... a one-shot one is not
+    assert fake.body()["messages"] == [{"role": "user", "content": "Linux?"}]
+    assert AnthropicConfig().prompt_cache == "auto"
+
+
 def test_json_schema_is_asked_for_in_the_system_prompt(fake: MessagesFake) -> None:
-    model_for(fake).complete(ChatRequest(messages=REQUEST.messages, json_schema={"type": "object"}))
+    model_for(fake, prompt_cache="off").complete(
+        ChatRequest(messages=REQUEST.messages, json_schema={"type": "object"})
+    )
     system = fake.body()["system"]
     assert isinstance(system, str)
     assert system.endswith(

@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from ragline.core.costs import AUDITED_HIT, FALSE_HIT, CostEvent
-from ragline.core.pricing import from_nanos, to_nanos
+from ragline.core.pricing import Price, PriceTable, from_nanos, to_nanos
 from ragline.core.testing import CostSinkConformance, SinkUnderTest
 from ragline.mltrack.costs.budget import budget_status
 from ragline.mltrack.costs.config import LedgerConfig
@@ -328,3 +328,27 @@ def test_a_ledger_from_before_prompts_gains_the_column(tmp_path: Path, engine: s
         ledger.close()
         current.drop(db, checkfirst=True)
         db.dispose()
+
+
+def test_the_report_prices_prompt_cache_reads_per_group(ledger: Ledger) -> None:
+    prices = PriceTable(
+        {
+            "openai:gpt-4o-mini": Price(input=Decimal("0.15"), output=Decimal("0.60"),
+                                        cached_input=Decimal("0.075")),
+            "anthropic:claude-sonnet-4-5": Price(input=Decimal("3"), output=Decimal("15"),
+                                                 cached_input=Decimal("0.30")),
+        }
+    )  # fmt: skip
+    free = Decimal(0)
+    for model, cached, key in [
+        ("openai:gpt-4o-mini", 2_000_000, "alice"),
+        ("anthropic:claude-sonnet-4-5", 1_000_000, "alice"),
+        ("anthropic:claude-sonnet-4-5", 500_000, "bob"),
+        ("local:smollm2", 4_000, "bob"),  # unpriced: its reads count, their saving is unknown
+    ]:
+        ledger.record(CostEvent("llm", model, cached, 10, cached, 0, free, "c", D2, key=key))
+    by_key = {r.group: (r.cached_in, r.cache_saved) for r in ledger.report(by="key", prices=prices)}
+    # 2M x (0.15 - 0.075) / 1M + 1M x (3 - 0.30) / 1M; 0.5M x 2.70 / 1M
+    assert by_key == {"alice": (3_000_000, Decimal("2.85")), "bob": (504_000, Decimal("1.35"))}
+    unpriced = {r.group: (r.cached_in, r.cache_saved) for r in ledger.report(by="key")}
+    assert unpriced == {"alice": (3_000_000, Decimal(0)), "bob": (504_000, Decimal(0))}

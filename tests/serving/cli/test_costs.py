@@ -109,23 +109,34 @@ def test_report_as_csv_json_and_table(run: Invoke, sink: Ledger) -> None:
     assert code == 0
     rows = list(csv.reader(io.StringIO(stdout)))
     audits = ["audited", "false_hits", "false_hit_rate"]
+    cache = ["cached_in", "cache_saved_usd"]
     assert rows == [
-        ["component", "events", "tokens_in", "tokens_out", "usd", *audits],
-        ["embedding", "1", "12", "0", "0.0003", "0", "0", ""],
-        ["llm", "1", "1200", "300", "0.0003", "0", "0", ""],
-        ["prediction", "1", "0", "0", "0.002", "0", "0", ""],
-        ["vector_db", "1", "0", "0", "0.000002", "0", "0", ""],
+        ["component", "events", "tokens_in", "tokens_out", "usd", *audits, *cache],
+        ["embedding", "1", "12", "0", "0.0003", "0", "0", "", "0", "0"],
+        # 1,000 prompt tokens from OpenAI's cache: gpt-4o-mini's $0.15 - $0.075 per 1M saved
+        ["llm", "1", "1200", "300", "0.0003", "0", "0", "", "1000", "0.000075"],
+        ["prediction", "1", "0", "0", "0.002", "0", "0", "", "0", "0"],
+        ["vector_db", "1", "0", "0", "0.000002", "0", "0", "", "0", "0"],
     ]
     code, stdout, _ = run("report", "--by", "key", "--format", "json", "--since", "2026-11-01")
     assert code == 0
     none = {"audited": 0, "false_hits": 0, "false_hit_rate": None}  # nothing audited
+    uncached = {"cached_in": 0, "cache_saved_usd": "0"}
+    cached = {"cached_in": 1000, "cache_saved_usd": "0.000075"}
     assert json.loads(stdout) == [
-        {"key": "-", "events": 2, "tokens_in": 12, "tokens_out": 0, "usd": "0.000302"} | none,
-        {"key": "alice", "events": 1, "tokens_in": 1200, "tokens_out": 300, "usd": "0.0003"} | none,
-        {"key": "bob", "events": 1, "tokens_in": 0, "tokens_out": 0, "usd": "0.002"} | none,
+        {"key": "-", "events": 2, "tokens_in": 12, "tokens_out": 0, "usd": "0.000302"}
+        | none
+        | uncached,
+        {"key": "alice", "events": 1, "tokens_in": 1200, "tokens_out": 300, "usd": "0.0003"}
+        | none
+        | cached,
+        {"key": "bob", "events": 1, "tokens_in": 0, "tokens_out": 0, "usd": "0.002"}
+        | none
+        | uncached,
     ]
     code, stdout, _ = run("report", "--by", "day")
-    assert code == 0 and "2026-11-02" in stdout and "4 events, $0.002602\n" in stdout
+    assert code == 0 and "2026-11-02" in stdout
+    assert "4 events, $0.002602; prompt cache: 1000 input tokens read, $0.000075 saved\n" in stdout
     assert "semantic cache" not in stdout  # nothing audited: no audit summary
     code, stdout, _ = run("report", "--until", "2026-11-02", "--format", "json")
     assert code == 0 and json.loads(stdout) == []
@@ -141,7 +152,7 @@ def test_report_counts_the_semantic_cache_audits(run: Invoke, sink: Ledger) -> N
     sink.flush()
     code, stdout, _ = run("report", "--by", "model", "--format", "csv")
     assert code == 0
-    rows = {row[0]: row[5:] for row in csv.reader(io.StringIO(stdout))}
+    rows = {row[0]: row[5:8] for row in csv.reader(io.StringIO(stdout))}
     assert rows[mini] == ["3", "1", "0.3333"] and rows["adult:3"] == ["0", "0", ""]
     code, stdout, _ = run("report", "--by", "day", "--format", "json")
     [day] = json.loads(stdout)

@@ -70,6 +70,10 @@ class CostsConfig(Strict):
     training_usd_per_hour: Decimal = Field(
         Decimal(0), ge=0, allow_inf_nan=False, description="`ragline ml train` compute"
     )
+    gpus: Path = Field(
+        Path("configs/gpus.yaml"),
+        description="GPUs to choose from: VRAM, USD per hour, relative throughput (deploy plan)",
+    )
     ledger: LedgerConfig = LedgerConfig()
 
     def prices(self) -> Prices:

@@ -16,7 +16,8 @@ the nano-dollar once, when recorded. The `day` column (days since 1970-01-01 UTC
 on insert, so grouping by day is the same integer GROUP BY on both engines.
 
 The ledger is a `ragline.core.costs.CostSink`: it stores each `CostEvent` as it is (its kind
-in the `component` column; `prompt` is a chat request's template id, "grounded-answer@1").
+in the `component` column; `prompt` is a chat request's template id, "grounded-answer@1";
+`finish_reason` how a model call ended, "length" when max_tokens cut it: `completions`).
 A ledger written by an older ragline gains the columns it lacks when it is opened
 (`BufferedTable` adds them, nullable), so its rows stay readable. Writes are buffered
 (`ragline.mltrack.sql_batch`): one `executemany` per `batch_size` events, or once the oldest
@@ -36,9 +37,10 @@ from typing import Any, Literal, cast, get_args
 import sqlalchemy as sa
 
 from ragline.core.costs import AUDITS, FALSE_HIT, CostEvent, CostKind
-from ragline.core.pricing import NANO, from_nanos, to_nanos
+from ragline.core.pricing import NANO, PriceTable, from_nanos, to_nanos
 from ragline.mltrack.costs.budget import BudgetStatus, budget_status, month_start
 from ragline.mltrack.costs.config import LedgerConfig
+from ragline.mltrack.costs.truncation import Completed
 from ragline.mltrack.errors import MltrackError
 from ragline.mltrack.sql_batch import BufferedTable, TableSpec
 
@@ -67,6 +69,8 @@ class ReportRow:
     usd: Decimal
     audited: int = 0
     false_hits: int = 0
+    cached_in: int = 0  # prompt tokens the providers read from their prompt caches
+    cache_saved: Decimal = Decimal(0)  # what those tokens would have cost more at the input rate
 
     @property
     def false_hit_rate(self) -> float | None:
@@ -101,6 +105,7 @@ def _table(name: str) -> sa.Table:
         sa.Column("cached_in", sa.BigInteger, nullable=False, server_default="0"),
         sa.Column("cache", sa.String(16)),
         sa.Column("prompt", sa.String(200)),  # added on open to a ledger that lacks it
+        sa.Column("finish_reason", sa.String(16)),  # likewise; null: not a model call, or older
     )
 
 
@@ -120,6 +125,7 @@ def _row(event: CostEvent) -> dict[str, object]:
         "cached_in": event.cached_in,
         "cache": event.cache,
         "prompt": event.prompt,
+        "finish_reason": event.finish_reason,
     }
 
 
@@ -155,6 +161,17 @@ class Ledger(BufferedTable):
         query = sa.select(t).where(*self._window(since, until)).order_by(t.c.ts, t.c.id)
         return [_event(row) for row in self.mappings(query)]
 
+    def completions(self, since: When = None, until: When = None) -> list[Completed]:
+        """The model calls in the window (cache hits left out), for the truncation report
+        (`ragline.mltrack.costs.truncation`), oldest first."""
+        t = self.table
+        query = (
+            sa.select(t.c.prompt, t.c.model, t.c.route, t.c.tokens_out, t.c.finish_reason)
+            .where(t.c.component == "llm", t.c.cache.is_(None), *self._window(since, until))
+            .order_by(t.c.ts, t.c.id)
+        )
+        return [Completed(p, m, r, int(n), f) for p, m, r, n, f in self.rows(query)]
+
     def breakdown(self, request_id: str) -> dict[str, Decimal]:
         """Cost of one request by component; the values sum exactly to the request's total."""
         t = self.table
@@ -171,9 +188,10 @@ class Ledger(BufferedTable):
         since: When = None,
         until: When = None,
         by: GroupBy = "model",
+        prices: PriceTable | None = None,
     ) -> list[ReportRow]:
-        """Events, tokens, dollars and semantic-cache audits per group, for
-        `since <= ts < until` (UTC), in SQL."""
+        """Events, tokens, dollars, semantic-cache audits and prompt-cache reads per group, for
+        `since <= ts < until` (UTC), in SQL; with `prices`, what the cache reads saved."""
         if by not in get_args(GroupBy):
             raise ValueError(f"cannot group by {by!r}; use one of {get_args(GroupBy)}")
         t = self.table
@@ -193,10 +211,31 @@ class Ledger(BufferedTable):
         )
         # Sorted here, not in SQL: the engines' collations and NULL orders differ.
         found = sorted(self.rows(query), key=lambda row: (row[0] is not None, row[0]))
-        return [
-            ReportRow(_label(by, g), int(n), int(ti), int(to), from_nanos(int(usd)), int(a), int(f))
-            for g, n, ti, to, usd, a, f in found
-        ]
+        cached = self._cached(since, until, by, prices)
+        rows = []
+        for g, n, ti, to, usd, a, f in found:
+            tokens, saved = cached.get(g, (0, Decimal(0)))
+            usage = (int(n), int(ti), int(to), from_nanos(int(usd)), int(a), int(f))
+            rows.append(ReportRow(_label(by, g), *usage, tokens, saved))
+        return rows
+
+    def _cached(
+        self, since: When, until: When, by: GroupBy, prices: PriceTable | None
+    ) -> dict[object, tuple[int, Decimal]]:
+        """Per group: prompt-cache tokens read, and the dollars they saved (each model's input
+        rate minus its cached rate, from `prices`; an unpriced model saved nothing known)."""
+        t = self.table
+        query = (
+            sa.select(t.c[by], t.c.model, sa.func.sum(t.c.cached_in))
+            .where(*self._window(since, until), t.c.component == "llm", t.c.cached_in > 0)
+            .group_by(t.c[by], t.c.model)
+        )
+        out: dict[object, tuple[int, Decimal]] = {}
+        for group, model, tokens in self.rows(query):
+            saved = prices.cache_saving(str(model), int(tokens)) if prices else None
+            before = out.get(group, (0, Decimal(0)))
+            out[group] = (before[0] + int(tokens), before[1] + (saved or Decimal(0)))
+        return out
 
     def total(self, since: When = None, until: When = None) -> Decimal:
         """The exact dollars recorded in the window."""
@@ -257,6 +296,7 @@ def _event(row: Mapping[str, Any]) -> CostEvent:
         route=row["route"],
         cache=row["cache"],
         prompt=row["prompt"],
+        finish_reason=row["finish_reason"],
     )
 
 

@@ -112,6 +112,11 @@ class OnnxQueryEncoder:
         self._lock = threading.Lock()
 
     @property
+    def plan(self) -> Plan:
+        """The pipeline this encoder reproduces (pooling, normalisation, inputs, window)."""
+        return self._plan
+
+    @property
     def tokenizer(self) -> Tokenize:
         """What `encode` tokenizes with (a `PlainTokenizer` when started from a sidecar)."""
         return self._tokenize

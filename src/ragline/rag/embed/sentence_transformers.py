@@ -9,9 +9,11 @@ A model name resolves, in order, to: an existing local path; the copy shipped in
 With `query_backend: onnx` (the default), queries go through an ONNX Runtime export of the same
 model (`ragline.rag.embed.onnx_query`), which answers a short query ~3x faster than torch;
 with `document_backend: onnx` (the default) documents on a CPU go through it too (~2x torch's
-rate). Any model the ONNX path cannot reproduce stays on torch. Once an export has been checked
-against torch, a sidecar beside it lets later processes embed with no torch at all (no import, no
-model load: ~0.3 s to start instead of ~5 s); see `query_backend` for what is in use.
+rate); `onnx-int8` sends them through a dynamically quantized copy of that export instead
+(`ragline.rag.embed.onnx_int8`; queries stay on the fp32 export). Any model the ONNX path
+cannot reproduce stays on torch. Once an export has been checked against torch, a sidecar
+beside it lets later processes embed with no torch at all (no import, no model load: ~0.3 s to
+start instead of ~5 s); see `query_backend` for what is in use.
 
 On a GPU (`device: auto|cuda|cuda:N`) documents run on torch through `DocumentEncoder`
 (`ragline.rag.embed.documents`): fp16 weights, length-sorted batches of `gpu_batch_size`, the
@@ -112,6 +114,10 @@ class SentenceTransformerEmbedder:
         # Why queries use torch although config asks for ONNX (None: not asked, or not tried
         # yet, or ONNX in use).
         self.onnx_unavailable: str | None = None
+        self._int8: OnnxQueryEncoder | None = None
+        self._int8_tried = False
+        # Why documents use the fp32 export although config asks for onnx-int8.
+        self.int8_unavailable: str | None = None
         self._window: TokenWindow | None = None  # read once: parsing the tokenizer takes ms
         self._plan: DevicePlan | None = None
 
@@ -145,11 +151,15 @@ class SentenceTransformerEmbedder:
 
     @property
     def document_backend(self) -> str:
-        """What embeds documents ("onnx" or "torch"; before the first use: what is configured,
-        "torch" once the ONNX export turned out unavailable)."""
-        wanted = self.config.document_backend == "onnx" and self._cpu_documents()
+        """What embeds documents ("onnx-int8", "onnx" or "torch"; before the first use: what is
+        configured, "torch" once the ONNX export turned out unavailable, "onnx" once its int8
+        copy did: `int8_unavailable` says why)."""
+        configured = self.config.document_backend
+        wanted = configured != "torch" and self._cpu_documents()
         if not wanted or (self._onnx_tried and self._onnx is None):
             return "torch"
+        if configured == "onnx-int8" and not (self._int8_tried and self._int8 is None):
+            return "onnx-int8"
         return "onnx"
 
     def warm_up(self) -> None:
@@ -164,7 +174,7 @@ class SentenceTransformerEmbedder:
     def _onnx_wanted(self) -> bool:
         config = self.config
         return config.query_backend == "onnx" or (
-            config.document_backend == "onnx" and config.device in ("cpu", "auto")
+            config.document_backend != "torch" and config.device in ("cpu", "auto")
         )
 
     def _cpu_documents(self) -> bool:
@@ -251,7 +261,9 @@ class SentenceTransformerEmbedder:
 
     @property
     def dims(self) -> int:
-        """The vectors' width; from the ONNX sidecar when it is current (no torch load)."""
+        """The vectors' width; from the ONNX sidecar when it is current (no torch load).
+        `truncate_dim` when set, unchecked and without loading anything (`embed` refuses one
+        wider than the model)."""
         if self.config.truncate_dim:
             return self.config.truncate_dim
         onnx = self._fast_encoder()
@@ -294,6 +306,7 @@ class SentenceTransformerEmbedder:
         if normalize:
             out = out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
         if self.config.truncate_dim:
+            check_truncation(self.config.truncate_dim, out.shape[1])
             out = out[:, : self.config.truncate_dim]
             if self.config.normalize:
                 out = out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
@@ -319,10 +332,34 @@ class SentenceTransformerEmbedder:
         core: on 400 docs chunks (~170 word-pieces) ~2x torch's rate on 2 cores, lowest cosine
         to torch 0.9999999 (docs/benchmarks.md, section 22).
         """
-        if self.config.document_backend != "onnx" or not self._cpu_documents():
+        if self.config.document_backend == "torch" or not self._cpu_documents():
             return None
         onnx = self._query_encoder()
-        return None if onnx is None else onnx.encode_many(inputs)
+        if onnx is None:
+            return None
+        if self.config.document_backend == "onnx-int8":
+            onnx = self._int8_encoder(onnx)
+        return onnx.encode_many(inputs)
+
+    def _int8_encoder(self, fp32: OnnxQueryEncoder) -> OnnxQueryEncoder:
+        """The int8 copy of `fp32` for documents, made once; `fp32` itself when it fails
+        (`int8_unavailable` says why). Checked against torch when it is loaded, else against
+        the fp32 export (which was checked against torch)."""
+        with self._lock:
+            if not self._int8_tried:
+                from ragline.rag.embed.onnx_int8 import int8_encoder
+                from ragline.rag.embed.onnx_query import OnnxUnsupported
+
+                model = self._model
+                reference = fp32.encode if model is None else _encoder_of(model)
+                started = time.perf_counter()
+                try:
+                    self._int8 = int8_encoder(fp32, reference)
+                except OnnxUnsupported as exc:
+                    self.int8_unavailable = str(exc)
+                self.load_seconds += time.perf_counter() - started
+                self._int8_tried = True
+        return self._int8 or fp32
 
     def _onnx_queries(self, inputs: list[str]) -> FloatMatrix | None:
         """Query vectors from ONNX Runtime (None: no encoder, torch embeds them).
@@ -335,3 +372,25 @@ class SentenceTransformerEmbedder:
         if onnx is None:
             return None
         return onnx.encode(inputs) if len(inputs) <= ONNX_MAX_BATCH else onnx.encode_many(inputs)
+
+
+def check_truncation(truncate_dim: int, width: int) -> None:
+    """EmbeddingError when `embedding.truncate_dim` asks for more dims than the model gives.
+
+    >>> check_truncation(128, 384)
+    """
+    if truncate_dim > width:
+        raise EmbeddingError(
+            f"embedding.truncate_dim is {truncate_dim} but the model gives {width}-d vectors; "
+            f"set it to at most {width}, or to null for the full width"
+        )
+
+
+def _encoder_of(model: Any) -> Any:
+    """`texts -> vectors` through a SentenceTransformer's own encode (torch)."""
+
+    def encode(texts: Sequence[str]) -> FloatMatrix:
+        vectors = model.encode(list(texts), convert_to_numpy=True, show_progress_bar=False)
+        return np.asarray(vectors, dtype=np.float32)
+
+    return encode

@@ -9,6 +9,15 @@ shard keeps no write-ahead log (`wal=False`): the WAL re-encodes every vector an
 costs ~40% of upsert throughput, while ingest already records a file as done only after a
 flush, so a killed ingest redoes exactly the unflushed files. Pass `wal=True` for writers that
 need each upsert durable without flushing. The choice is fixed when the collection is created.
+
+Quantization (`store.quantization`: int8 or binary) gives the dense vectors a compact copy that
+search reads first, re-ranking `oversampling` x limit candidates by the float32 vectors (kept as
+well) when `rescore` is on. Qdrant builds the int8 copy when it indexes a segment, i.e. once the
+segment passes the optimizers' indexing threshold (10 MB by default: ~6,500 384-d vectors);
+below it, search reads the float32 vectors. `index_threshold_kb` lowers it (the vector-cost
+bench sets 1 so that small collections are quantized too); binary copies exist at once.
+
+    store = QdrantEdgeStore(root, "docs", quantization=Quantization(kind="int8"))
 """
 
 from __future__ import annotations
@@ -34,7 +43,9 @@ from ragline.core.index import (
     StoreQuery,
     rank,
 )
+from ragline.rag.config import Quantization
 from ragline.rag.errors import StoreError
+from ragline.rag.store.mismatch import dims_mismatch, log, quantization_mismatch
 
 _SCHEMA = {
     "keyword": qe.PayloadSchemaType.Keyword,
@@ -48,12 +59,25 @@ TIE_MARGIN = 10  # fetch a few extra so ties at the cut-off are broken by id, no
 
 
 class QdrantEdgeStore:
-    """Embedded `VectorStore`: a Qdrant Edge shard under `root/<collection>`."""
+    """Embedded `VectorStore`: a Qdrant Edge shard under `root/<collection>`.
 
-    def __init__(self, root: Path, collection: str, wal: bool = False) -> None:
+    store = QdrantEdgeStore(Path(".ragline/qdrant"), "docs", wal=False)
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        collection: str,
+        wal: bool = False,
+        quantization: Quantization | None = None,
+        index_threshold_kb: int | None = None,
+    ) -> None:
         self.root = Path(root)
         self._collection = collection
         self._wal = wal
+        self.quantization = quantization if quantization is not None else Quantization()
+        self._index_threshold_kb = index_threshold_kb
+        self._params = search_params(self.quantization)
         self._shard: Any = None
 
     @property
@@ -79,17 +103,21 @@ class QdrantEdgeStore:
 
     def ensure_collection(self, spec: CollectionSpec) -> None:
         if self.exists():
-            stored = self._stored_dims()
-            if stored != spec.dims:
-                raise StoreError(
-                    f"collection {self._collection!r} holds {stored}-d vectors but the embedder "
-                    f"gives {spec.dims}-d; use another collection or drop this one"
-                )
+            stored = self._stored_config()
+            dims = int(stored["vectors"][DENSE]["size"])
+            if dims != spec.dims:
+                raise dims_mismatch(self._collection, dims, spec.dims)
+            self._adopt(stored_kind(stored.get("quantization_config")))
             shard = self._open()
         else:
+            threshold = self._index_threshold_kb
             config = qe.EdgeConfig(
                 vectors={DENSE: qe.EdgeVectorParams(size=spec.dims, distance=qe.Distance.Cosine)},
                 sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+                quantization_config=native_quantization(self.quantization),
+                optimizers=qe.EdgeOptimizersConfig(indexing_threshold=threshold)
+                if threshold is not None
+                else None,
                 wal_enabled=self._wal,
             )
             self.path.mkdir(parents=True, exist_ok=True)
@@ -99,9 +127,17 @@ class QdrantEdgeStore:
             if key not in have:
                 shard.update(qe.UpdateOperation.create_field_index(key, _SCHEMA[kind]))
 
-    def _stored_dims(self) -> int:
-        config = json.loads((self.path / "edge_config.json").read_text())
-        return int(config["vectors"][DENSE]["size"])
+    def _adopt(self, kind: str) -> None:
+        """Search a collection as it was made; warn when the settings ask for another kind."""
+        if kind == self.quantization.kind:
+            return
+        log.warning(quantization_mismatch(self._collection, kind, self.quantization.kind))
+        if kind in ("none", "int8", "binary"):
+            self._params = search_params(self.quantization.model_copy(update={"kind": kind}))
+
+    def _stored_config(self) -> dict[str, Any]:
+        config: dict[str, Any] = json.loads((self.path / "edge_config.json").read_text())
+        return config
 
     def upsert(self, points: Sequence[StorePoint]) -> None:
         if not points:
@@ -131,12 +167,12 @@ class QdrantEdgeStore:
 
     def query(self, query: StoreQuery) -> list[Hit]:
         native = to_native(query.filter) if query.filter else None
-        legs = []
+        legs: list[tuple[Any, Any]] = []
         if query.dense is not None:
-            legs.append(qe.Query.Nearest(_buffer(query.dense), using=DENSE))
+            legs.append((qe.Query.Nearest(_buffer(query.dense), using=DENSE), self._params))
         if query.sparse is not None:
             sparse = qe.SparseVector(query.sparse.indices, query.sparse.values)
-            legs.append(qe.Query.Nearest(sparse, using=SPARSE))
+            legs.append((qe.Query.Nearest(sparse, using=SPARSE), None))
         if not legs:
             raise ValueError("a query needs a dense vector, a sparse vector or both")
         limit = query.limit + TIE_MARGIN
@@ -146,12 +182,14 @@ class QdrantEdgeStore:
             else qe.PayloadSelector.Include([*query.payload_keys])
         )
         if len(legs) == 1:
+            leg, params = legs[0]
             request = qe.QueryRequest(
-                limit=limit, query=legs[0], filter=native, with_payload=payload
+                limit=limit, query=leg, filter=native, with_payload=payload, params=params
             )
         else:
             prefetches = [
-                qe.Prefetch(limit=query.prefetch_limit, query=leg, filter=native) for leg in legs
+                qe.Prefetch(limit=query.prefetch_limit, query=leg, filter=native, params=params)
+                for leg, params in legs
             ]
             weights = list(query.weights) if query.weights else None
             fusion: Any = (
@@ -220,6 +258,41 @@ class QdrantEdgeStore:
             self._shard = None
 
 
+def native_quantization(quantization: Quantization) -> Any:
+    """`quantization` as Qdrant Edge's collection setting (None for "none")."""
+    if quantization.kind == "int8":
+        return qe.ScalarQuantizationConfig(
+            type=qe.ScalarType.Int8, always_ram=quantization.always_ram
+        )
+    if quantization.kind == "binary":
+        return qe.BinaryQuantizationConfig(always_ram=quantization.always_ram)
+    return None
+
+
+def search_params(quantization: Quantization) -> Any:
+    """The dense leg's search parameters: rescoring and oversampling (None when unquantized)."""
+    if quantization.kind == "none":
+        return None
+    return qe.SearchParams(
+        quantization=qe.QuantizationSearchParams(
+            rescore=quantization.rescore, oversampling=quantization.oversampling
+        )
+    )
+
+
+def stored_kind(config: dict[str, Any] | None) -> str:
+    """The quantization kind of a stored collection config ({"scalar": ...} -> "int8").
+
+    >>> stored_kind({"binary": {"always_ram": True}}), stored_kind(None)
+    ('binary', 'none')
+    """
+    if not config:
+        return "none"
+    if "scalar" in config:
+        return "int8"
+    return "binary" if "binary" in config else next(iter(config))
+
+
 def _vectors(point: StorePoint) -> dict[str, Any]:
     vectors: dict[str, Any] = {DENSE: _buffer(point.dense)}
     if point.sparse is not None:
@@ -264,4 +337,4 @@ def _condition(cond: Condition) -> Any:
     raise TypeError(f"unsupported filter condition {cond!r}")
 
 
-__all__ = ["IndexKind", "QdrantEdgeStore", "to_native"]
+__all__ = ["IndexKind", "QdrantEdgeStore", "native_quantization", "search_params", "to_native"]

@@ -61,7 +61,9 @@ class StoreRegistry:
 def _edge(config: StoreConfig, root: Path, collection: str) -> VectorStore:
     from ragline.rag.store.edge import QdrantEdgeStore
 
-    return QdrantEdgeStore(root, collection, wal=config.wal)
+    return QdrantEdgeStore(
+        root, collection, wal=config.wal, quantization=config.vector_quantization()
+    )
 
 
 def _edge_location(config: StoreConfig, root: Path) -> str:
@@ -74,7 +76,13 @@ def _server(config: StoreConfig, root: Path, collection: str) -> VectorStore:
     if config.url is None:
         raise StoreError("store.backend 'server' needs store.url (e.g. http://localhost:6333)")
     key = config.api_key.get_secret_value() if config.api_key else None
-    return QdrantServerStore(collection, url=config.url, api_key=key, config=config.server)
+    return QdrantServerStore(
+        collection,
+        url=config.url,
+        api_key=key,
+        config=config.server,
+        quantization=config.vector_quantization(),
+    )
 
 
 def _server_location(config: StoreConfig, root: Path) -> str:

@@ -3,11 +3,15 @@
     store = QdrantServerStore("docs", url="http://localhost:6333")
     store = QdrantServerStore("docs", url=":memory:")   # qdrant-client's local mode, for tests
     store = QdrantServerStore("docs", url, config=ServerStoreConfig(shard_number=6))
+    store = QdrantServerStore("docs", url, quantization=Quantization(kind="binary"))
 
 The same code runs against a real server and against the client's in-process local mode.
 Collections are created with the layout of `ServerStoreConfig` (shards, replicas, write
-consistency, on-disk vectors and payloads, int8 quantization; see `collection_args`) and the
-payload indexes of the `CollectionSpec`, as on Edge. Upserts go in batches, several in flight,
+consistency, on-disk vectors and payloads, int8 or binary quantization; see `collection_args`)
+and the payload indexes of the `CollectionSpec`, as on Edge. A quantized collection's dense leg
+is searched with rescoring and oversampling (`Quantization`), as on Edge. qdrant-client's local
+mode (`:memory:`, a path) accepts and stores the quantization setting but searches the float32
+vectors; only a server reads the quantized copies. Upserts go in batches, several in flight,
 retried on transient failures (`ragline.rag.store.server_calls`); a server that does not answer
 raises `StoreUnreachable` naming the URL, after at most `timeout_s` per request.
 """
@@ -26,9 +30,10 @@ from qdrant_client.http.exceptions import UnexpectedResponse
 
 from ragline.core.filters import Condition, DateRange, Filter, HasId, Match, MatchAny, Range
 from ragline.core.index import DENSE, SPARSE, CollectionSpec, Hit, StorePoint, StoreQuery, rank
-from ragline.rag.config import ServerStoreConfig
+from ragline.rag.config import Quantization, ServerStoreConfig
 from ragline.rag.errors import StoreError
 from ragline.rag.store import server_calls
+from ragline.rag.store.mismatch import dims_mismatch, log, quantization_mismatch
 from ragline.rag.store.server_calls import gave_up, transient, upsert_batches
 
 _SCHEMA = {
@@ -45,7 +50,10 @@ _LOCAL_INDEX_WARNING = "Payload indexes have no effect in the local Qdrant"
 
 
 class QdrantServerStore:
-    """`VectorStore` over qdrant-client (a URL, a local path, or ':memory:')."""
+    """`VectorStore` over qdrant-client (a URL, a local path, or ':memory:').
+
+    store = QdrantServerStore("docs", url=":memory:")
+    """
 
     def __init__(
         self,
@@ -54,10 +62,17 @@ class QdrantServerStore:
         api_key: str | None = None,
         client: QdrantClient | None = None,
         config: ServerStoreConfig | None = None,
+        quantization: Quantization | None = None,
     ) -> None:
         self._collection = collection
         self.url = url
         self.config = config if config is not None else ServerStoreConfig()
+        if quantization is None:  # the older spelling: store.server.quantization
+            older = self.config
+            quantization = Quantization(
+                kind=older.quantization, always_ram=older.quantization_always_ram
+            )
+        self.quantization = quantization
         self.remote = "://" in url
         self._api_key = api_key
         if client is not None:
@@ -102,19 +117,28 @@ class QdrantServerStore:
             vectors: Any = info.config.params.vectors
             stored = vectors[DENSE].size if isinstance(vectors, dict) else None
             if stored != spec.dims:
-                raise StoreError(
-                    f"collection {self._collection!r} holds {stored}-d vectors but the embedder "
-                    f"gives {spec.dims}-d; use another collection or drop this one"
-                )
+                raise dims_mismatch(self._collection, stored, spec.dims)
+            # local mode keeps no quantization setting (it always searches float32)
+            if self.remote:
+                self._adopt(stored_kind(info.config.quantization_config))
             have = set(info.payload_schema)
         else:
-            self.client.create_collection(self._collection, **collection_args(spec, self.config))
+            args = collection_args(spec, self.config, self.quantization)
+            self.client.create_collection(self._collection, **args)
             have = set()
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=_LOCAL_INDEX_WARNING, category=UserWarning)
             for key, kind in spec.indexes.items():
                 if key not in have:
                     self.client.create_payload_index(self._collection, key, _SCHEMA[kind])
+
+    def _adopt(self, kind: str) -> None:
+        """Search a collection as it was made; warn when the settings ask for another kind."""
+        if kind == self.quantization.kind:
+            return
+        log.warning(quantization_mismatch(self._collection, kind, self.quantization.kind))
+        if kind in ("none", "int8", "binary"):
+            self.quantization = self.quantization.model_copy(update={"kind": kind})
 
     @contextmanager
     def collection_required(self) -> Iterator[None]:
@@ -163,31 +187,36 @@ class QdrantServerStore:
 
     def query(self, query: StoreQuery) -> list[Hit]:
         native = to_native(query.filter) if query.filter else None
-        legs: list[tuple[Any, str]] = []
+        legs: list[tuple[Any, str, qm.SearchParams | None]] = []
         if query.dense is not None:
-            legs.append((query.dense.tolist(), DENSE))
+            # Local mode searches exactly (and warns about search params): sent to servers only.
+            params = search_params(self.quantization) if self.remote else None
+            legs.append((query.dense.tolist(), DENSE, params))
         if query.sparse is not None:
             sparse = qm.SparseVector(indices=query.sparse.indices, values=query.sparse.values)
-            legs.append((sparse, SPARSE))
+            legs.append((sparse, SPARSE, None))
         if not legs:
             raise ValueError("a query needs a dense vector, a sparse vector or both")
         limit = query.limit + TIE_MARGIN
         payload: Any = True if query.payload_keys is None else list(query.payload_keys)
         with self.reachable(), self.collection_required():
             if len(legs) == 1:
-                vector, using = legs[0]
+                vector, using, params = legs[0]
                 response = self.client.query_points(
                     self._collection,
                     query=vector,
                     using=using,
                     query_filter=native,
+                    search_params=params,
                     limit=limit,
                     with_payload=payload,
                 )
             else:
                 prefetch = [
-                    qm.Prefetch(query=v, using=u, limit=query.prefetch_limit, filter=native)
-                    for v, u in legs
+                    qm.Prefetch(
+                        query=v, using=u, limit=query.prefetch_limit, filter=native, params=p
+                    )
+                    for v, u, p in legs
                 ]
                 fusion: Any = (
                     qm.FusionQuery(fusion=qm.Fusion.DBSF)
@@ -245,9 +274,12 @@ class QdrantServerStore:
         self.client.close()
 
 
-def collection_args(spec: CollectionSpec, config: ServerStoreConfig) -> dict[str, Any]:
+def collection_args(
+    spec: CollectionSpec, config: ServerStoreConfig, quantization: Quantization | None = None
+) -> dict[str, Any]:
     """What `create_collection` is given: the vectors, plus each layout setting that is set
-    (an unset one is left out, so the server's default applies).
+    (an unset one is left out, so the server's default applies). `quantization` defaults to
+    the older `config.quantization` (int8 or none).
 
     >>> sorted(collection_args(CollectionSpec(dims=8), ServerStoreConfig(shard_number=2)))
     ['shard_number', 'sparse_vectors_config', 'vectors_config']
@@ -269,13 +301,45 @@ def collection_args(spec: CollectionSpec, config: ServerStoreConfig) -> dict[str
         "on_disk_payload": config.on_disk_payload,
     }
     args.update({key: value for key, value in layout.items() if value is not None})
-    if config.quantization == "int8":
+    if quantization is None:
+        quantization = Quantization(
+            kind=config.quantization, always_ram=config.quantization_always_ram
+        )
+    if quantization.kind == "int8":
         args["quantization_config"] = qm.ScalarQuantization(
             scalar=qm.ScalarQuantizationConfig(
-                type=qm.ScalarType.INT8, always_ram=config.quantization_always_ram
+                type=qm.ScalarType.INT8, always_ram=quantization.always_ram
             )
         )
+    elif quantization.kind == "binary":
+        args["quantization_config"] = qm.BinaryQuantization(
+            binary=qm.BinaryQuantizationConfig(always_ram=quantization.always_ram)
+        )
     return args
+
+
+def search_params(quantization: Quantization) -> qm.SearchParams | None:
+    """The dense leg's search parameters: rescoring and oversampling (None when unquantized).
+
+    >>> search_params(Quantization(kind="int8")).quantization.oversampling
+    2.0
+    """
+    if quantization.kind == "none":
+        return None
+    return qm.SearchParams(
+        quantization=qm.QuantizationSearchParams(
+            rescore=quantization.rescore, oversampling=quantization.oversampling
+        )
+    )
+
+
+def stored_kind(config: Any) -> str:
+    """The quantization kind of a collection's stored `quantization_config` (None: "none")."""
+    if isinstance(config, qm.ScalarQuantization):
+        return "int8"
+    if isinstance(config, qm.BinaryQuantization):
+        return "binary"
+    return "none" if config is None else type(config).__name__
 
 
 def to_native(where: Filter) -> qm.Filter:

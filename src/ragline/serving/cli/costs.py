@@ -2,6 +2,7 @@
 
     ragline costs report --since 2026-11-01 --by day --chart costs.png --budget 200
     ragline costs report --by model --format csv > costs.csv   # + audited, false_hits, rate
+    ragline costs report --truncated [--by purpose|model|route]  # finish_reason "length", caps
     ragline costs breakdown 4f0c... [--format json]       # llm / embedding / vector_db / total
     ragline costs export --since 2026-11-01 > events.jsonl  # every event, one JSON per line
 
@@ -31,6 +32,7 @@ from ragline.serving.cli.common import settings_from
 
 if TYPE_CHECKING:
     from ragline.mltrack.costs.ledger import GroupBy, Ledger, ReportRow
+    from ragline.mltrack.costs.truncation import TruncationRow
 
 costs_app = typer.Typer(help="what LLM calls, embeddings, vector DB and predictions cost.")
 out = Console(highlight=False, soft_wrap=True)
@@ -38,6 +40,9 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 FORMATS = ("table", "csv", "json")
 BREAKDOWN_FORMATS = ("table", "json")
 AUDIT_COLUMNS = ("audited", "false_hits", "false_hit_rate")
+# prompt tokens the providers' caches served, and what that saved against the input price
+CACHE_COLUMNS = ("cached_in", "cache_saved_usd")
+TRUNCATION_COLUMNS = ("calls", "truncated", "share", "p50", "p95", "max", "suggested_cap", "advice")
 LedgerOption = Annotated[
     str | None, typer.Option("--ledger", help="ledger URL; default sqlite:///<data_dir>/ledger.db")
 ]
@@ -80,7 +85,13 @@ def report_cmd(
     ctx: typer.Context,
     since: Annotated[str | None, typer.Option(help="first day, YYYY-MM-DD (UTC)")] = None,
     until: Annotated[str | None, typer.Option(help="day after the last, YYYY-MM-DD")] = None,
-    by: Annotated[str, typer.Option(help="model | day | route | key | component")] = "model",
+    by: Annotated[
+        str | None,
+        typer.Option(
+            help="model | day | route | key | component; with --truncated: purpose | model | "
+            "route (default model, with --truncated purpose)"
+        ),
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", help="table | csv | json")] = "table",
     chart: Annotated[Path | None, typer.Option(help="also draw the report as a PNG")] = None,
     budget: Annotated[
@@ -91,12 +102,26 @@ def report_cmd(
         str | None, typer.Option(help="judge the budget at the end of this day (default: now)")
     ] = None,
     url: LedgerOption = None,
+    truncated: Annotated[
+        bool,
+        typer.Option(
+            "--truncated",
+            help="model calls cut short by max_tokens (finish_reason length) per purpose, "
+            "completion tokens p50/p95/max and a suggested llm.max_tokens cap",
+        ),
+    ] = False,
 ) -> None:
     """Events, tokens and dollars per group between --since and --until, with the semantic
-    cache's false-hit audits (audited, false_hits, false_hit_rate); a budget line."""
+    cache's false-hit audits (audited, false_hits, false_hit_rate) and the providers' prompt
+    caches (cached_in tokens, cache_saved_usd at configs/pricing.yaml's rates); a budget line. With
+    --truncated: the truncated-answers report instead (docs/llm_router.md "Reply caps")."""
     from ragline.mltrack.costs.ledger import GroupBy
 
     first, end = _date(since, "--since"), _date(until, "--until")
+    if truncated:
+        _truncated(ctx, (first, end), by or "purpose", fmt, url)
+        return
+    by = by or "model"
     groups: dict[str, GroupBy] = {g: g for g in get_args(GroupBy)}
     if by not in groups:
         raise _fail(f"--by {by!r}: use one of {', '.join(groups)}")
@@ -107,7 +132,8 @@ def report_cmd(
     now = datetime.now(UTC) if day is None else datetime.combine(day, time.max, UTC)
     with _ledger(ctx, url) as ledger:
         monthly = monthly if monthly is not None else ledger.config.monthly_budget_usd
-        rows = ledger.report(first, end, groups[by])
+        prices = settings_from(ctx).costs.prices().llm
+        rows = ledger.report(first, end, groups[by], prices)
         status = ledger.budget_status(monthly, now) if monthly is not None else None
     out.print(_render(rows, fmt, by), markup=False, end="")
     if chart is not None:
@@ -170,6 +196,63 @@ def export_cmd(
     err.print(f"{len(events)} events exported", markup=False)
 
 
+def _truncated(
+    ctx: typer.Context, window: tuple[date | None, date | None], by: str, fmt: str, url: str | None
+) -> None:
+    """``report --truncated``: read the model calls, count, print (`truncation_report`)."""
+    from ragline.mltrack.costs.truncation import TruncationBy, truncation_report
+
+    groups: dict[str, TruncationBy] = {g: g for g in get_args(TruncationBy)}
+    if by not in groups:
+        raise _fail(f"--by {by!r} with --truncated: use one of {', '.join(groups)}")
+    if fmt not in FORMATS:
+        raise _fail(f"--format {fmt!r}: use one of {', '.join(FORMATS)}")
+    with _ledger(ctx, url) as ledger:
+        calls = ledger.completions(*window)
+    rows = truncation_report(calls, groups[by])
+    out.print(_render_truncated(rows, fmt, by), markup=False, end="")
+    cut = sum(r.truncated for r in rows)
+    err.print(f"{len(calls)} model calls, {cut} truncated (finish_reason length)", markup=False)
+
+
+def _render_truncated(rows: list[TruncationRow], fmt: str, by: str) -> str:
+    """The truncation report as a rich table, CSV or JSON (share rounded to 4 places)."""
+    header = (by, *TRUNCATION_COLUMNS)
+    fields = [
+        (
+            r.group,
+            r.calls,
+            r.truncated,
+            _rounded(r.share),
+            r.p50,
+            r.p95,
+            r.max,
+            r.suggested,
+            r.advice,
+        )
+        for r in rows
+    ]
+    if fmt == "json":
+        return json.dumps([dict(zip(header, f, strict=True)) for f in fields], indent=2) + "\n"
+    if fmt == "csv":
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerows([header, *fields])
+        return buffer.getvalue()
+    table = Table(*header)
+    for group, calls, cut, share, *tokens, suggested, advice in fields:
+        shown = "-" if share is None else f"{share:.1%}"
+        cap = "-" if suggested is None else str(suggested)
+        table.add_row(str(group), str(calls), str(cut), shown, *map(str, tokens), cap, str(advice))
+    capture = Console(width=160, highlight=False)
+    with capture.capture() as captured:
+        capture.print(table)
+    return captured.get()
+
+
+def _rounded(share: float | None) -> float | None:
+    return None if share is None else round(share, 4)
+
+
 def _budget(text: str | None) -> Decimal | None:
     if text is None:
         return None
@@ -186,7 +269,7 @@ def _render(rows: list[ReportRow], fmt: str, by: str) -> str:
     """The report as a rich table, CSV or JSON: dollars as exact decimal strings, and the
     semantic-cache audits (hits re-checked against the model, those found false, their rate:
     empty / null / "-" where nothing was audited)."""
-    header = (by, "events", "tokens_in", "tokens_out", "usd", *AUDIT_COLUMNS)
+    header = (by, "events", "tokens_in", "tokens_out", "usd", *AUDIT_COLUMNS, *CACHE_COLUMNS)
     fields = [_fields(r) for r in rows]
     if fmt == "json":
         return json.dumps([dict(zip(header, f, strict=True)) for f in fields], indent=2) + "\n"
@@ -196,10 +279,11 @@ def _render(rows: list[ReportRow], fmt: str, by: str) -> str:
         writer.writerows([header, *fields])
         return buffer.getvalue()
     table = Table(*header)
-    for group, events, t_in, t_out, usd, audited, false_hits, rate in fields:
+    for group, events, t_in, t_out, usd, audited, false_hits, rate, cached, saved in fields:
         shown = "-" if rate is None else f"{rate:.1%}"
         counts = (events, t_in, t_out)
-        table.add_row(group, *map(str, counts), f"${usd}", str(audited), str(false_hits), shown)
+        audits = (str(audited), str(false_hits), shown)
+        table.add_row(group, *map(str, counts), f"${usd}", *audits, str(cached), f"${saved}")
     capture = Console(width=140, highlight=False)
     with capture.capture() as captured:
         capture.print(table)
@@ -207,11 +291,12 @@ def _render(rows: list[ReportRow], fmt: str, by: str) -> str:
     return captured.get()
 
 
-def _fields(row: ReportRow) -> tuple[str, int, int, int, str, int, int, float | None]:
+def _fields(row: ReportRow) -> tuple[str, int, int, int, str, int, int, float | None, int, str]:
     """A row's fields in `_render`'s header order (the rate rounded to 4 places)."""
     rate = None if row.false_hit_rate is None else round(row.false_hit_rate, 4)
     usage = (row.events, row.tokens_in, row.tokens_out, format(row.usd, "f"))
-    return (row.group, *usage, row.audited, row.false_hits, rate)
+    cache = (row.cached_in, format(row.cache_saved, "f"))
+    return (row.group, *usage, row.audited, row.false_hits, rate, *cache)
 
 
 def _footer(rows: list[ReportRow]) -> str:
@@ -222,6 +307,10 @@ def _footer(rows: list[ReportRow]) -> str:
     if audited:
         line += f"; semantic cache: {audited} hits audited, {false_hits} false"
         line += f" ({false_hits / audited:.1%})"
+    cached = sum(r.cached_in for r in rows)
+    if cached:
+        saved = sum((r.cache_saved for r in rows), Decimal(0))
+        line += f"; prompt cache: {cached} input tokens read, ${saved:f} saved"
     return line
 
 

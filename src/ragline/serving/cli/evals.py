@@ -4,6 +4,7 @@ questions for review.
     ragline eval configs/evals/manpages.yaml [--baseline RUN_DIR] [--out DIR]
     ragline eval configs/evals/manpages.yaml --engine ray --actors 4 [--address auto]
     ragline eval configs/evals/manpages-qa.yaml --without rerank   # what reranking adds
+    ragline eval configs/evals/manpages-qa.yaml --batch        # batch APIs: half the price
     ragline synthesize --collection docs --n 50 --out golden.jsonl --model openai:gpt-4o-mini
 
 The work is `ragline.serving.services.evals.run.run_eval` and
@@ -58,6 +59,14 @@ def eval_command(
             help="rerank: run the suite without it too and report what it adds (paired CIs)"
         ),
     ] = None,
+    batch: Annotated[
+        bool,
+        typer.Option(
+            "--batch",
+            help="answers and judge calls through the OpenAI/Anthropic batch APIs: half the "
+            "price, hours not seconds; a rerun resumes the submitted batches",
+        ),
+    ] = False,
 ) -> None:
     """Run an evaluation suite: metrics with 95% CIs, gates, report.md and report.json."""
     from ragline.rag.errors import IngestError
@@ -74,6 +83,9 @@ def eval_command(
         raise fail(str(exc)) from None
     if without is not None and baseline is not None:
         raise fail("--without compares with the suite's own run without the part; drop --baseline")
+    if batch and (engine == "ray" or without is not None):
+        raise fail("--batch runs in this process, one suite at a time; drop --engine ray/--without")
+    overrides = {"llm": {"batch": {"enabled": True}}} if batch else None
     try:
         if without is not None:
             options = {"out_dir": out_dir, "track": track, "engine": ray}
@@ -88,6 +100,7 @@ def eval_command(
                 out_dir=out_dir,
                 track=track,
                 engine=ray,
+                overrides=overrides,
             )
     except EvalUsageError as exc:
         raise fail(f"eval refused: {exc}") from None
@@ -111,6 +124,10 @@ def synthesize_command(
     seed: Annotated[int, typer.Option(help="which chunks are sampled")] = 0,
     workers: Annotated[int, typer.Option(min=1, max=64, help="model calls in flight")] = 1,
     force: Annotated[bool, typer.Option("--force", help="replace an existing --out")] = False,
+    batch: Annotated[
+        bool,
+        typer.Option("--batch", help="one batch through the OpenAI/Anthropic batch API"),
+    ] = False,
 ) -> None:
     """Draft golden questions from a collection's chunks (marked synthetic: review them)."""
     from ragline.core.costs import cost_scope
@@ -118,7 +135,7 @@ def synthesize_command(
     from ragline.serving.wiring import Accounting
 
     settings = settings_from(ctx)
-    options = SynthOptions(out_path, collection, n, model, seed, workers, force)
+    options = SynthOptions(out_path, collection, n, model, seed, workers, force, batch)
     try:
         with Accounting(settings) as costs, cost_scope():
             drafted = run_synthesize(settings, costs, options, err)

@@ -17,6 +17,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -35,6 +36,10 @@ from ragline.rag.errors import RagError
 from ragline.rag.store.protocol import VectorStore
 from ragline.serving.settings import Settings
 from ragline.serving.wiring import Accounting
+
+if TYPE_CHECKING:
+    from ragline.llm_router.router import Router
+    from ragline.serving.services.evals.judges import RouterJudge
 
 SCAN_LIMIT = 20_000  # chunks read at most; enough for any sample a person will review
 PAGE = 512
@@ -59,6 +64,7 @@ class SynthOptions:
     seed: int = 0
     workers: int = 1
     force: bool = False
+    batch: bool = False  # through the vendor's batch API (also: llm.batch.enabled)
 
 
 def check_out(path: Path, force: bool) -> None:
@@ -160,7 +166,10 @@ def run_synthesize(
                 "the extractive provider cannot write questions; pass --model provider:model "
                 "(e.g. openai:gpt-4o-mini, vllm:NAME or local) or set llm.provider"
             )
-        run = _generate(sample, generator, options.workers, console)
+        if options.batch or settings.llm.batch.enabled:
+            run = _generate_batched(sample, generator, router, settings, console)
+        else:
+            run = _generate(sample, generator, options.workers, console)
     finally:
         router.close()
     if run.items:
@@ -187,3 +196,27 @@ def _generate(
             workers=workers,
             on_progress=lambda done, total: bar.update(task, completed=done),
         )
+
+
+def _generate_batched(
+    sample: list[SourceChunk],
+    generator: RouterJudge,
+    router: Router,
+    settings: Settings,
+    console: Console,
+) -> SynthesisRun:
+    """Ask about every sampled chunk in one batch (then one of retries of unparseable
+    replies), resumable from `<data_dir>/batches/`; the same run `synthesize` makes."""
+    from ragline.serving.services.evals.batched import batch_runner, summary
+    from ragline.serving.services.evals.judges import replayed
+
+    runner = batch_runner(router, settings, console)
+    run, batches = replayed(
+        lambda judge: synthesize(sample, judge),
+        runner,
+        generator.name,
+        key="synthesize",
+        prompt=generator.prompt,
+    )
+    summary("questions", batches, console)
+    return run

@@ -4,6 +4,8 @@
     ragline deploy plan --model adult-income --version 3 --data adult.csv --latency-ms 20
     ragline deploy plan --dir out/model --batch --out configs/deploy/nightly.yaml
     ragline deploy plan --model adult-income --brief configs/briefs/adult-income.yaml
+    ragline deploy plan --model-params 8B --quant int4 --context 8192 --batch-size 8   # GPUs
+    ragline deploy plan --model-params 70B --purpose qlora --out configs/deploy/qlora-70b.yaml
 
 The command measures the model's size (bytes of its folder) and latency (p50/p95/p99 of single-row
 predictions, rows/s of a batch) on sample rows (--data, or rows built from the saved feature
@@ -14,6 +16,12 @@ matching config: for embedded serving a settings file that `ragline -c FILE serv
 with the real settings loader before it is written), else a YAML plan. Exit codes: 0 written; 2 bad
 input (no such model or version, unreadable data, settings, an existing --out), with a message that
 says what to fix.
+
+With --model-params (an LLM's size, e.g. 8B) the command sizes GPUs instead of measuring a saved
+model: VRAM from the size, --quant, --context and --batch-size (sequences at once) for --purpose
+serve|lora|qlora|full, then the cheapest GPU of the table in costs.gpus (configs/gpus.yaml) that
+holds it, tensor-parallel groups when none does, each option's USD per hour and month; see
+`ragline.mltrack.method.gpu_plan`. It prints the plan, and writes it as YAML only with --out.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from ragline.mltrack.method.deploy_plan import Measurement, Needs, Plan
+    from ragline.mltrack.method.gpu_plan import GpuPlan, Purpose, Quant
     from ragline.mltrack.tracking.registry import Stage
 
 deploy_app = typer.Typer(help="deployment: measure a model and choose how to serve it.")
@@ -141,6 +150,80 @@ def _write_checked(text: str, out_path: Path, *, settings_file: bool) -> None:
         draft.unlink(missing_ok=True)
 
 
+_QUANTS: tuple[Quant, ...] = ("fp16", "int8", "int4")
+_PURPOSES: tuple[Purpose, ...] = ("serve", "lora", "qlora", "full")
+
+
+def _print_gpus(plan: GpuPlan) -> None:
+    from rich.table import Table
+
+    need, w = plan.need, plan.need.workload
+    out.print(
+        f"{need.params / 1e9:g}B {w.quant}, {w.purpose}, context {w.context:,} x batch {w.batch}: "
+        f"{need.total_gb:,.1f} GB = weights {need.weights_gb:,.1f} + tokens {need.tokens_gb:,.1f}"
+        f" + extra {need.extra_gb:,.1f}  [{need.formula}]",
+        markup=False,
+    )
+    table = Table("gpu", "count", "VRAM GB", "$/hour", "$/month", "throughput", "pick")
+    for o in plan.options:
+        pick = "choice" if o is plan.choice else "per $" if o is plan.value else ""
+        table.add_row(
+            o.gpu.name,
+            str(o.count),
+            f"{o.gpu.vram_gb * o.count:g}",
+            f"${o.usd_per_hour:,.2f}",
+            f"${o.usd_per_month:,.2f}",
+            f"{o.throughput:.2f}",
+            pick,
+        )
+    out.print(table)
+    choice, value = plan.choice, plan.value
+    out.print(f"-> {choice.count} x {choice.gpu.name}: {plan.why}", markup=False)
+    if value is not choice:
+        out.print(
+            f"   most throughput per $: {value.count} x {value.gpu.name} "
+            f"(${value.usd_per_hour:,.2f}/h, throughput {value.throughput:.2f} vs "
+            f"{choice.throughput:.2f}): rent it when the load, not the memory, decides",
+            markup=False,
+        )
+
+
+def _gpu_cmd(
+    ctx: typer.Context, params: str, workload: tuple[str, int, int, str], out_path: Path | None
+) -> None:
+    """`deploy plan --model-params`: size the GPUs, print, write YAML only with --out."""
+    import yaml
+
+    from ragline.core.config_files import locate_config
+    from ragline.mltrack.errors import MltrackError
+    from ragline.mltrack.method.gpu_plan import (
+        GpuTable,
+        Workload,
+        choose_gpu,
+        gpu_plan_document,
+        parse_params,
+        vram_needed,
+    )
+
+    quant, context, batch, purpose = workload
+    q = next((x for x in _QUANTS if x == quant), None)
+    p = next((x for x in _PURPOSES if x == purpose), None)
+    if q is None or p is None:
+        raise fail(f"--quant one of {'|'.join(_QUANTS)}, --purpose one of {'|'.join(_PURPOSES)}")
+    settings = settings_from(ctx)
+    try:
+        table = GpuTable.load(locate_config(settings.costs.gpus))
+        plan = choose_gpu(vram_needed(parse_params(params), Workload(q, context, batch, p)), table)
+    except MltrackError as exc:
+        raise fail(str(exc)) from None
+    _print_gpus(plan)
+    if out_path is not None:
+        head = f"# GPU plan written by `ragline deploy plan --model-params {params}`\n"
+        body = yaml.safe_dump(gpu_plan_document(plan), sort_keys=False, width=100)
+        _write_checked(head + body, out_path, settings_file=False)
+        out.print(f"wrote {out_path}", markup=False)
+
+
 @deploy_app.command("plan")
 def plan_cmd(
     ctx: typer.Context,
@@ -158,8 +241,16 @@ def plan_cmd(
     repeats: Annotated[int, typer.Option(min=10, help="single-row predictions timed")] = 200,
     out_path: Annotated[Path | None, typer.Option("--out", help="config to write")] = None,
     force: Annotated[bool, typer.Option("--force", help="overwrite an existing --out")] = False,
+    model_params: Annotated[
+        str | None, typer.Option(help="LLM size (8B, 70B): size GPUs instead of measuring")
+    ] = None,
+    quant: Annotated[str, typer.Option(help="GPU sizing: fp16|int8|int4 weights")] = "fp16",
+    context: Annotated[int, typer.Option(min=1, help="GPU sizing: tokens per sequence")] = 4096,
+    batch_size: Annotated[int, typer.Option(min=1, help="GPU sizing: sequences at once")] = 1,
+    purpose: Annotated[str, typer.Option(help="GPU sizing: serve|lora|qlora|full")] = "serve",
 ) -> None:
-    """Measure size and latency, choose embedded / model server / batch / async, write config."""
+    """Measure size and latency, choose embedded / model server / batch / async, write config;
+    with --model-params, choose GPUs for an LLM instead."""
     from ragline.mltrack.errors import MltrackError
     from ragline.mltrack.method.deploy_plan import (
         LATENCY_MS,
@@ -169,6 +260,12 @@ def plan_cmd(
         plan_yaml,
     )
 
+    if model_params is not None:
+        if model is not None or model_dir is not None:
+            raise fail("--model-params sizes GPUs for an LLM: drop --model/--dir, or drop it")
+        if out_path is not None and out_path.exists() and not force:
+            raise fail(f"{out_path} exists; pass --force to overwrite it, or choose another --out")
+        return _gpu_cmd(ctx, model_params, (quant, context, batch_size, purpose), out_path)
     if (model is None) == (model_dir is None):
         raise fail("give exactly one of --model NAME (registry) or --dir FOLDER (saved model)")
     name = model or (model_dir.name if model_dir else "model")

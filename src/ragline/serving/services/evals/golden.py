@@ -10,33 +10,24 @@ retrieved with the item's gold sources (items without sources, e.g. ones that sh
 unmeasured there); generation metrics use the answer, its verified citations and the context blocks
 it was given; judged metrics go through a `RouterJudge` (our prompts) or ragas with the router as
 its LangChain model. An answer the model failed to give leaves that item unmeasured on every answer
-metric, with the reason in the notes.
+metric, with the reason in the notes. With `llm.batch.enabled` (`ragline eval --batch`) answers and
+judge calls go through the vendors' batch APIs instead (`batched`), with the same results.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Protocol
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ragline.core.index import Hit
 from ragline.evals.datasets import GoldenItem, GoldenSet
-from ragline.evals.judges.judge import (
-    METRICS,
-    JudgeConfig,
-    JudgeItem,
-    JudgeRun,
-    MetricName,
-    judge_all,
-    judge_prompt,
-)
-from ragline.evals.metrics.generation import GenerationItem, score_generation
-from ragline.evals.metrics.retrieval import evaluate_run, first_occurrences
+from ragline.evals.judges.judge import JudgeConfig, JudgeItem, JudgeRun, judge_all, judge_prompt
+from ragline.evals.metrics.generation import score_generation
+from ragline.evals.metrics.retrieval import evaluate_run
 from ragline.evals.suite import (
     COST_PER_QUERY,
     GENERATION_METRICS,
@@ -46,29 +37,16 @@ from ragline.evals.suite import (
     SuiteConfig,
     known_metrics,
 )
-from ragline.llm_router.errors import ProviderError
 from ragline.llm_router.router import Router
-from ragline.rag.answer import answer, context_block, select_context
+from ragline.serving.services.evals.answering import AnsweredItem as AnsweredItem  # ray_pool
+from ragline.serving.services.evals.answering import ItemAnswerer as ItemAnswerer
+from ragline.serving.services.evals.judges import metric_name
 from ragline.serving.settings import Settings
 from ragline.serving.wiring import Accounting
 
 Values = list[float | None]
 Tick = Callable[[int, int], None]
 Runner = Callable[[Sequence[JudgeItem], str, Tick], JudgeRun]
-
-
-@dataclass(frozen=True, slots=True)
-class AnsweredItem:
-    """What the system did with one golden item (`error`: the model gave no answer)."""
-
-    documents: tuple[str, ...]  # retrieved documents, best first
-    top_score: float | None  # the best hit's dense cosine (abstention's relevance score)
-    generation: GenerationItem
-    cost_usd: float = 0.0
-    tokens_in: int = 0
-    tokens_out: int = 0
-    error: str | None = None
-    seconds: float = 0.0  # question to checked answer: search, rerank, answer, checks
 
 
 class Pool(Protocol):
@@ -109,6 +87,10 @@ def answer_golden(
 ) -> list[AnsweredItem]:
     """Retrieve and answer every item, in order, with a progress bar; in `pool`'s Ray actors
     when one is given (the same answers: each actor runs `ItemAnswerer` on its share)."""
+    if pool is None and settings.llm.batch.enabled:
+        from ragline.serving.services.evals.batched import answer_batched
+
+        return answer_batched(settings, costs, suite, golden, console)
     with _bar(console, "answers") as bar:
         task = bar.add_task("answers", total=len(golden.items))
         if pool is not None:
@@ -122,77 +104,6 @@ def answer_golden(
             return out
         finally:
             answerer.close()
-
-
-class ItemAnswerer:
-    """The suite's store, retriever, reranker and router, built once: answers one item a call,
-    as `ragline ask` would."""
-
-    def __init__(self, settings: Settings, costs: Accounting, suite: SuiteConfig) -> None:
-        from ragline.rag.rerank import make_reranker
-        from ragline.serving.wiring import build_chat_router, build_retriever, build_store
-
-        store = build_store(settings, suite.collection_name, costs)
-        self.settings, self.depth = settings, suite.depth
-        self.retriever = build_retriever(settings, settings.retrieval, store, costs)
-        self.router = build_chat_router(settings, costs)
-        self.reranker = make_reranker(settings.rerank)
-        # load the models now, as `ragline serve` does at start-up: an item's seconds are what
-        # a caller of a running system waits, not the first item's model load
-        for part in (self.retriever.embedder, self.reranker):
-            warm = getattr(part, "warm_up", None)
-            if callable(warm):
-                warm()
-        self.router.warm_up()
-
-    def __call__(self, item: GoldenItem) -> AnsweredItem:
-        from ragline.rag.search import relevance_scored
-
-        started = time.perf_counter()
-        hits = relevance_scored(self.retriever, item.question, k=self.depth, reranker=self.reranker)
-        answered = _answer_one(item, hits, self.router, self.settings)
-        return replace(answered, seconds=time.perf_counter() - started)
-
-    def close(self) -> None:
-        self.router.close()
-        self.retriever.store.close()
-
-
-def _answer_one(
-    item: GoldenItem, ranked: Sequence[Hit], router: Router, settings: Settings
-) -> AnsweredItem:
-    names = (str(h.payload.get("source_document", h.id)) for h in ranked)
-    documents = tuple(first_occurrences(names))
-    top = max((h.score for h in ranked), default=None)
-    shown = select_context(ranked, settings.answer)
-    contexts = tuple(context_block(i, hit).text for i, hit in enumerate(shown, start=1))
-    base = GenerationItem(
-        question=item.question,
-        answer="",
-        gold_answers=item.answers,
-        gold_sources=item.sources,
-        contexts=contexts,
-        should_abstain=item.should_abstain,
-    )
-    try:
-        result = answer(item.question, ranked, router, settings.answer)
-    except ProviderError as exc:
-        return AnsweredItem(documents, top, base, error=f"{type(exc).__name__}: {exc}")
-    cited = tuple(dict.fromkeys(c.document for c in result.citations if not c.inferred))
-    generation = GenerationItem(
-        question=item.question,
-        answer=result.text,
-        gold_answers=item.answers,
-        cited=cited,
-        gold_sources=item.sources,
-        contexts=contexts,
-        abstained=result.abstained,
-        should_abstain=item.should_abstain,
-    )
-    usage = result.usage
-    return AnsweredItem(
-        documents, top, generation, result.cost_usd, usage.tokens_in, usage.tokens_out
-    )
 
 
 def score_golden(
@@ -218,6 +129,11 @@ def score_golden(
         for metric in wanted:
             scored.per_query[metric] = _blank_failed(values[metric], answered)
     seconds: Values = [a.seconds for a in answered]  # failed answers too: callers waited
+    if pool is None and settings.llm.batch.enabled:
+        scored.notes.append(
+            "batch mode: latency is retrieval and answer checks only (a batch's turnaround "
+            "is no caller's wait); costs are at the batch rate"
+        )
     scored.per_query.update({LATENCY_P50: seconds, LATENCY_P95: seconds})
     scored.per_query[COST_PER_QUERY] = [a.cost_usd for a in answered]
     failed = sum(a.error is not None for a in answered)
@@ -278,8 +194,33 @@ def _judge(
     console: Console,
     pool: Pool | None = None,
 ) -> None:
-    """Judge the metrics through the router (or in `pool`'s actors, each with its own router);
-    fill per-item values, costs and failure notes."""
+    """Judge the metrics through the router (or in `pool`'s actors, each with its own router;
+    or as batches, `llm.batch.enabled`); fill per-item values, costs and failure notes."""
+    asked = {m: [i for i, a in enumerate(answered) if _judgeable(m, a)] for m in metrics}
+    items = {m: [_judge_item(answered[i]) for i in idx] for m, idx in asked.items()}
+    if pool is None and settings.llm.batch.enabled and spec.via != "ragas":
+        from ragline.serving.services.evals.batched import judge_batched
+
+        runs = judge_batched(settings, costs, spec, items, console)
+    else:
+        runs = _judge_each(settings, costs, spec, items, console, pool)
+    for metric, run in runs.items():
+        values: Values = [None] * len(answered)
+        for i, judged in zip(asked[metric], run.results, strict=True):
+            values[i] = judged.value
+        scored.per_query[metric] = values
+        _account(run, len(answered) - len(asked[metric]), spec, scored)
+
+
+def _judge_each(
+    settings: Settings,
+    costs: Accounting,
+    spec: JudgeSpec,
+    items: dict[str, list[JudgeItem]],
+    console: Console,
+    pool: Pool | None,
+) -> dict[str, JudgeRun]:
+    """Each metric's run through the router (or `pool`'s actors), with a progress bar."""
     from ragline.serving.wiring import build_chat_router
 
     router = None
@@ -289,15 +230,10 @@ def _judge(
         router = build_chat_router(settings, costs, spec.model or settings.llm.provider)
         runner = judge_runner(settings, costs, spec, router)
     try:
-        for metric in metrics:
-            idx = [i for i, a in enumerate(answered) if _judgeable(metric, a)]
-            items = [_judge_item(answered[i]) for i in idx]
-            run = _with_progress(console, metric, len(items), partial(runner, items, metric))
-            values: Values = [None] * len(answered)
-            for i, judged in zip(idx, run.results, strict=True):
-                values[i] = judged.value
-            scored.per_query[metric] = values
-            _account(run, len(answered) - len(idx), spec, scored)
+        return {
+            metric: _with_progress(console, metric, len(its), partial(runner, its, metric))
+            for metric, its in items.items()
+        }
     finally:
         if router is not None:
             router.close()
@@ -326,7 +262,7 @@ def judge_runner(settings: Settings, costs: Accounting, spec: JudgeSpec, router:
             items: Sequence[JudgeItem], metric: str, tick: Callable[[int, int], None]
         ) -> JudgeRun:
             return ragas_judge_all(
-                items, _metric(metric), llm, embedder, judge_model=name, on_progress=tick
+                items, metric_name(metric), llm, embedder, judge_model=name, on_progress=tick
             )
 
         return by_ragas
@@ -341,18 +277,11 @@ def judge_runner(settings: Settings, costs: Accounting, spec: JudgeSpec, router:
     )
 
     def ours(items: Sequence[JudgeItem], metric: str, tick: Tick) -> JudgeRun:
-        template = judge_prompt(_metric(metric), spec.prompt_version)
+        template = judge_prompt(metric_name(metric), spec.prompt_version)
         grader = judge.for_prompt(template.id)  # its cost events name the template
-        return judge_all(items, _metric(metric), grader, config=config, on_progress=tick)
+        return judge_all(items, metric_name(metric), grader, config=config, on_progress=tick)
 
     return ours
-
-
-def _metric(name: str) -> MetricName:
-    for metric in METRICS:
-        if metric == name:
-            return metric
-    raise ValueError(f"{name!r} is not a judged metric; choose one of {', '.join(METRICS)}")
 
 
 def _judgeable(metric: str, answered: AnsweredItem) -> bool:
