@@ -50,10 +50,7 @@ from typing import Any
 import numpy as np
 
 from common import describe, figure, log, workdir
-from faq_set import faq_set
-from labelled_sets import Doc, Query, stdlib_docstring_set
-from manpage_set import manpage_set
-from numpydoc_set import numpydoc_set
+from retrieval_quality import labelled_set
 
 K = 10
 SCALE_QUERIES = 500
@@ -104,17 +101,6 @@ class Measured:
     latencies_ms: list[float]
     stored_bytes: float  # per vector: float32 originals + quantized copy
     ram_bytes: float  # per vector: what search holds in RAM with originals on disk
-
-
-def labelled_set(name: str, max_docs: int) -> tuple[list[Doc], list[Query]]:
-    """The documents and queries of one labelled set (bench/retrieval_quality.py's loaders)."""
-    if name == "manpages":
-        return manpage_set(max_docs)
-    if name == "faq":
-        return faq_set(max_docs)
-    if name == "long":
-        return numpydoc_set(max_docs)
-    return stdlib_docstring_set(max_docs=max_docs)
 
 
 def embed_sets(names: Sequence[str], max_docs: int) -> list[Embedded]:

@@ -22,16 +22,14 @@ from typing import cast
 from anthropic.types import Message as AnthropicMessage
 from anthropic.types.messages.batch_create_params import Request
 
-from ragline.core.chat import ChatRequest, Completion, unhonoured
+from ragline.core.chat import ChatRequest, Completion
 from ragline.llm_router.batch.vendors import BatchStatus, Body, Replies
 from ragline.llm_router.providers.anthropic_chat import (
     AnthropicChatModel,
-    _finish,
     _params,
     _translate_errors,
-    _usage,
+    completion_of,
 )
-from ragline.llm_router.providers.anthropic_tools import HONOURS, tool_calls_of
 
 
 class AnthropicBatches:
@@ -94,19 +92,4 @@ class AnthropicBatches:
 
     def _completion(self, message: AnthropicMessage, request: ChatRequest) -> Completion:
         """The message as `AnthropicChatModel.complete` reads a synchronous one."""
-        text = "".join(block.text for block in message.content if block.type == "text").strip()
-        usage = message.usage
-        return Completion(
-            text=text,
-            model=f"anthropic:{request.model or self._model.model}",
-            usage=_usage(
-                usage.input_tokens,
-                usage.output_tokens,
-                usage.cache_read_input_tokens,
-                usage.cache_creation_input_tokens,
-            ),
-            latency_ms=0.0,
-            finish_reason=_finish(message.stop_reason),
-            tool_calls=tool_calls_of(message.content),
-            dropped=unhonoured(request, HONOURS),
-        )
+        return completion_of(message, request, request.model or self._model.model, 0.0)

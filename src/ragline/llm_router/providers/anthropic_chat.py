@@ -109,23 +109,7 @@ class AnthropicChatModel:
         started = time.perf_counter()
         with _translate_errors(self._endpoint):
             message = self._client.messages.create(**params)
-        text = "".join(block.text for block in message.content if block.type == "text").strip()
-        usage = message.usage
-        calls = tool_calls_of(message.content)
-        return Completion(
-            text=text,
-            model=f"anthropic:{model}",
-            usage=_usage(
-                usage.input_tokens,
-                usage.output_tokens,
-                usage.cache_read_input_tokens,
-                usage.cache_creation_input_tokens,
-            ),
-            latency_ms=(time.perf_counter() - started) * 1000,
-            finish_reason=_finish(message.stop_reason),
-            tool_calls=calls,
-            dropped=unhonoured(request, HONOURS),
-        )
+        return completion_of(message, request, model, (time.perf_counter() - started) * 1000)
 
     def stream(self, request: ChatRequest) -> Iterator[StreamChunk]:
         request = request.with_default_temperature(self._config.temperature)
@@ -148,6 +132,28 @@ class AnthropicChatModel:
         calls = tally.tool_calls()
         finish = _finish(tally.stop_reason)
         yield StreamChunk("", name, finish, tally.usage(request), calls, dropped)
+
+
+def completion_of(
+    message: anthropic.types.Message, request: ChatRequest, model: str, latency_ms: float
+) -> Completion:
+    """A Messages API reply as a `Completion` (a synchronous call's, or a batch result's)."""
+    text = "".join(block.text for block in message.content if block.type == "text").strip()
+    usage = message.usage
+    return Completion(
+        text=text,
+        model=f"anthropic:{model}",
+        usage=_usage(
+            usage.input_tokens,
+            usage.output_tokens,
+            usage.cache_read_input_tokens,
+            usage.cache_creation_input_tokens,
+        ),
+        latency_ms=latency_ms,
+        finish_reason=_finish(message.stop_reason),
+        tool_calls=tool_calls_of(message.content),
+        dropped=unhonoured(request, HONOURS),
+    )
 
 
 class _StreamTally:
